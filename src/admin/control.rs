@@ -1,0 +1,102 @@
+//! Admin control endpoints: token check, `POST /reload`, `POST /maintenance`.
+
+use super::json;
+use crate::app::App;
+use crate::config::parse_duration;
+use http::{Response, StatusCode};
+use pingora::protocols::http::ServerSession;
+use serde::Deserialize;
+use serde_json::json as j;
+
+/// Constant-time equality (length leaks, contents do not).
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks `Authorization: Bearer <token>` against `admin.token_env`.
+pub fn authorize(app: &App, s: &ServerSession) -> Result<(), Box<Response<Vec<u8>>>> {
+    let env = app.store.peek().config.admin.token_env.clone();
+    let token = env
+        .and_then(|name| std::env::var(name).ok())
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Err(Box::new(json(
+            StatusCode::FORBIDDEN,
+            &j!({"error": "no admin token is configured (admin.token_env); POST endpoints are disabled"}),
+        )));
+    };
+    let given = s
+        .req_header()
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if ct_eq(given.trim().as_bytes(), token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(Box::new(json(
+            StatusCode::UNAUTHORIZED,
+            &j!({"error": "missing or wrong bearer token"}),
+        )))
+    }
+}
+
+pub fn reload(app: &App) -> Response<Vec<u8>> {
+    let r = app.reload("admin");
+    let status = if r.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    json(status, &serde_json::to_value(&r).unwrap_or_default())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaintenanceBody {
+    enabled: bool,
+    message: Option<String>,
+    retry_after: Option<String>,
+}
+
+pub fn maintenance(app: &App, body: &[u8]) -> Response<Vec<u8>> {
+    let b: MaintenanceBody = match serde_json::from_slice(body) {
+        Ok(b) => b,
+        Err(e) => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                &j!({"error": format!("invalid body: {e}")}),
+            )
+        }
+    };
+    let retry = match b.retry_after.as_deref().map(parse_duration).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                &j!({"error": format!("retry_after: {e}")}),
+            )
+        }
+    };
+    let m = app.maintenance.set(b.enabled, b.message, retry);
+    app.metrics.maintenance_active.set(m.enabled as i64);
+    tracing::warn!(enabled = m.enabled, message = %m.message, "maintenance changed by admin");
+    json(
+        StatusCode::OK,
+        &j!({"enabled": m.enabled, "message": m.message, "retry_after_seconds": m.retry_after.as_secs(), "source": m.source}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn constant_time_compare() {
+        assert!(super::ct_eq(b"abc", b"abc"));
+        assert!(!super::ct_eq(b"abc", b"abd"));
+        assert!(!super::ct_eq(b"abc", b"abcd"));
+    }
+}

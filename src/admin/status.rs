@@ -1,0 +1,92 @@
+//! `GET /status` (JSON) and `GET /` (a self-refreshing HTML page that renders it).
+
+use crate::app::App;
+use crate::clock::now_ns;
+use crate::config::Spill;
+use serde_json::{json, Value};
+
+/// The status page: no external assets, no build step; it polls `/status` every 2 s.
+pub const PAGE: &str = include_str!("status.html");
+
+fn ms(ns: Option<f64>) -> Value {
+    ns.map(|v| json!((v / 1e4).round() / 100.0))
+        .unwrap_or(Value::Null)
+}
+
+pub fn status_json(app: &App) -> Value {
+    let snap = app.store.load();
+    let now = now_ns();
+    let tiers = snap.tiers();
+    let m = app.maintenance.get();
+    let tier_of = |t: u32| tiers.tiers.iter().find(|e| e.tier == t);
+    let pools: Vec<Value> = snap
+        .pools
+        .iter()
+        .map(|p| {
+            let plan = p.plan();
+            let tier_share = tier_of(p.tier()).map(|t| t.share).unwrap_or(0.0);
+            let tier_total: f64 = tier_of(p.tier()).map(|t| t.pools.iter().map(|x| x.1).sum()).unwrap_or(0.0);
+            let my_weight = tier_of(p.tier())
+                .and_then(|t| t.pools.iter().find(|x| std::ptr::eq(snap.pools[x.0].as_ref(), p.as_ref())))
+                .map(|x| x.1)
+                .unwrap_or(0.0);
+            let pool_share = if tier_total > 0.0 { tier_share * my_weight / tier_total } else { 0.0 };
+            let backends: Vec<Value> = p
+                .backends
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let health = if b.is_drained() {
+                        "drained"
+                    } else if b.is_available(now) {
+                        "up"
+                    } else if b.health.is_up() {
+                        "ejected"
+                    } else {
+                        "down"
+                    };
+                    json!({
+                        "address": b.label,
+                        "weight": b.weight(),
+                        "health": health,
+                        "effective_share": pool_share * plan.share(i),
+                        "share_in_pool": plan.share(i),
+                        "latency_ms": ms(if b.samples() > 0 { Some(b.ewma.get()) } else { None }),
+                        "in_flight": b.inflight(),
+                        "limit": Value::Null,
+                        "responses": b.samples(),
+                        "failures": b.failures(),
+                        "ejections": b.health.ejections_total(),
+                    })
+                })
+                .collect();
+            json!({
+                "name": p.name(),
+                "tier": p.tier(),
+                "spill": match p.conf.spill { Spill::Gradual => "gradual", Spill::FailoverOnly => "failover_only" },
+                "state": tier_of(p.tier()).map(|t| t.state.as_str()).unwrap_or("down"),
+                "effective_share": pool_share,
+                "healthy_fraction": plan.health,
+                "latency_factor": plan.latency_factor,
+                "latency_p50_ms": ms(plan.p50_ns),
+                "latency_baseline_ms": ms(plan.baseline_ns),
+                "backends": backends,
+            })
+        })
+        .collect();
+    json!({
+        "version": snap.version,
+        "config_path": app.store.path().display().to_string(),
+        "last_reload": app.store.last_report(),
+        "maintenance": {
+            "enabled": m.enabled,
+            "message": m.message,
+            "retry_after_seconds": m.retry_after.as_secs(),
+            "source": m.source,
+        },
+        "serving": tiers.serving(),
+        "in_flight": app.inflight(),
+        "tiers": tiers.tiers.iter().map(|t| json!({"tier": t.tier, "state": t.state.as_str(), "share": t.share})).collect::<Vec<_>>(),
+        "pools": pools,
+    })
+}

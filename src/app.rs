@@ -1,0 +1,87 @@
+//! The process's shared state: snapshot store, maintenance, metrics, budgets, counters.
+//!
+//! One `Arc<App>` is handed to the proxy, the admin API and the background loops. Reload
+//! orchestration lives here because it touches several of them at once.
+
+use crate::clock::now_ns;
+use crate::config::Config;
+use crate::maintenance::MaintenanceState;
+use crate::metrics::Metrics;
+use crate::reload::{ReloadReport, Store};
+use crate::retry::RetryBudget;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+#[derive(Debug)]
+pub struct App {
+    pub store: Store,
+    pub maintenance: MaintenanceState,
+    pub metrics: Metrics,
+    pub retry_budget: RetryBudget,
+    /// Wakes the planner at once (a backend was ejected or flipped health).
+    pub replan: Notify,
+    /// Requests in flight in this process (for draining on shutdown).
+    inflight: AtomicUsize,
+}
+
+impl App {
+    pub fn new(config: Config, path: &Path) -> Arc<App> {
+        Arc::new(App {
+            maintenance: MaintenanceState::new(&config.maintenance),
+            store: Store::new(config, path),
+            metrics: Metrics::new(),
+            retry_budget: RetryBudget::default(),
+            replan: Notify::new(),
+            inflight: AtomicUsize::new(0),
+        })
+    }
+
+    /// Re-reads the config file; see [`Store::reload`].
+    pub fn reload(&self, trigger: &str) -> ReloadReport {
+        let (report, swapped) = self.store.reload(trigger);
+        let result = if report.ok { "success" } else { "failure" };
+        self.metrics.reloads.with_label_values(&[result]).inc();
+        if let Some((old, new)) = swapped {
+            self.maintenance
+                .on_reload(&old.maintenance, &new.maintenance);
+            self.replan.notify_one();
+            tracing::info!(version = report.version, trigger, restart_required = ?report.restart_required, "config reloaded");
+        } else {
+            for e in &report.errors {
+                tracing::error!(trigger, error = %e, "config reload refused; the old config keeps serving");
+            }
+        }
+        report
+    }
+
+    /// One planning step: re-plan every pool and the tiers, refresh gauges.
+    pub fn plan_tick(&self, end_window: bool) {
+        let now = now_ns();
+        let snap = self.store.peek();
+        snap.replan(now, end_window);
+        self.metrics
+            .refresh(&snap, self.maintenance.get().enabled, now);
+    }
+
+    pub fn inflight(&self) -> usize {
+        self.inflight.load(Relaxed)
+    }
+
+    /// Counts a request in flight until the guard drops.
+    pub fn track(self: &Arc<Self>) -> RequestGuard {
+        self.inflight.fetch_add(1, Relaxed);
+        RequestGuard(self.clone())
+    }
+}
+
+/// Decrements the process in-flight count on drop.
+#[derive(Debug)]
+pub struct RequestGuard(Arc<App>);
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        self.0.inflight.fetch_sub(1, Relaxed);
+    }
+}

@@ -1,0 +1,188 @@
+//! Configuration: the TOML file of SPEC.md, parsed once into validated, typed values.
+//!
+//! The path is `text → raw (serde, spans kept) → validate → Config`. Parsing stops at the first
+//! syntax or type error (TOML cannot be resumed), but validation collects *every* semantic error
+//! before failing, each with the line and column of the offending value, in the style of
+//! linkerd2-proxy's config loading: nothing downstream ever re-checks a field.
+//!
+//! Errors render as `PATH:LINE:COL: message`, one per line (see [`ConfigErrors`]).
+
+mod error;
+mod raw;
+mod units;
+mod validate;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use units::{parse_bytes, parse_duration};
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A fully validated configuration. Every field is already in its final type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub server: ServerConf,
+    pub listen: ListenConf,
+    pub admin: AdminConf,
+    /// Pools in file order. Names are unique; at least one pool exists.
+    pub pools: Vec<PoolConf>,
+    /// Routes in file order. Names are unique; (host, path_prefix) pairs are unique.
+    pub routes: Vec<RouteConf>,
+    pub limits: LimitsConf,
+    pub maintenance: MaintenanceConf,
+    pub retry: RetryConf,
+    /// Non-fatal remarks (e.g. admin on a public address without a token).
+    pub warnings: Vec<ConfigError>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConf {
+    /// Worker threads for the proxy service; already resolved (0 in the file = one per core).
+    pub threads: usize,
+    /// Drain time on SIGTERM.
+    pub grace: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenConf {
+    pub http: Vec<SocketAddr>,
+    pub https: Vec<TlsListenerConf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsListenerConf {
+    pub addr: SocketAddr,
+    /// Resolved relative to the config file's directory.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminConf {
+    pub listen: SocketAddr,
+    /// Name of the environment variable holding the bearer token (None = POSTs answer 403).
+    pub token_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spill {
+    /// Takes the share lower tiers cannot carry, gradually.
+    Gradual,
+    /// Takes traffic only when every lower tier is down.
+    FailoverOnly,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolConf {
+    pub name: String,
+    /// Lower is preferred.
+    pub tier: u32,
+    pub spill: Spill,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    /// Zero turns slow start off.
+    pub slow_start: Duration,
+    /// None: passive health only, backends start healthy.
+    pub health: Option<HealthConf>,
+    /// Non-empty; addresses unique within the pool; at least one weight > 0.
+    pub backends: Vec<BackendConf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthConf {
+    /// Starts with '/'.
+    pub path: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive passes to go up (>= 1).
+    pub rise: u32,
+    /// Consecutive failures to go down (>= 1).
+    pub fall: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendConf {
+    pub addr: SocketAddr,
+    /// 0 = configured but takes no traffic (drained).
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    Critical,
+    Normal,
+    Bulk,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Critical => "critical",
+            Priority::Normal => "normal",
+            Priority::Bulk => "bulk",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStandby {
+    Serve,
+    Refuse,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteConf {
+    pub name: String,
+    /// Lower-cased, without port. None = any host.
+    pub host: Option<String>,
+    /// Starts with '/'.
+    pub path_prefix: String,
+    pub priority: Priority,
+    pub on_standby: OnStandby,
+    /// Fraction in [0, 1] of idempotent requests mirrored to the standby.
+    pub shadow: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitsConf {
+    pub max_connections: usize,
+    pub max_header_bytes: usize,
+    pub max_body_bytes: u64,
+    pub header_read_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaintenanceConf {
+    pub enabled: bool,
+    pub message: String,
+    pub retry_after: Duration,
+    /// The HTML template's contents, read at load time (None = built-in page).
+    pub page: Option<String>,
+}
+
+/// Retry policy (firebreak extension, table `[retry]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryConf {
+    /// Total attempts per request, first one included (>= 1).
+    pub max_attempts: u32,
+    /// Retries allowed as a fraction of recent requests (Finagle-style budget).
+    pub budget_ratio: f64,
+    /// Retries always allowed per second, whatever the ratio.
+    pub min_per_sec: u32,
+}
+
+impl Config {
+    /// Reads and validates a config file. `PATH` in errors is `path` as given.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors::single(path.display().to_string(), format!("cannot read file: {e}"))
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates `text` as if read from `path` (used for relative paths and errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+        validate::parse_and_validate(text, path)
+    }
+}

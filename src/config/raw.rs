@@ -1,0 +1,176 @@
+//! The config file as written: serde types mirroring the TOML of SPEC.md, before validation.
+//!
+//! Every table denies unknown keys, so a typo is an error at the key's position rather than a
+//! silently ignored setting. Almost every key is optional here and every value that validation
+//! may reject is wrapped in [`Spanned`], so that `validate` can report *all* problems of a file,
+//! each at its own line and column; only TOML syntax and wrong value types (a string where a
+//! number belongs) stop parsing at the first error. Integers are read as `i64` and range-checked
+//! in validation for the same reason. Inline tables and block form (`[[pool]]`, `[pool.health]`,
+//! `[[pool.backends]]`) deserialize identically.
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use std::fmt;
+use toml::Spanned;
+
+/// A value with the byte span of its text in the file.
+pub(super) type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub server: Option<RawServer>,
+    pub listen: Option<RawListen>,
+    pub admin: Option<RawAdmin>,
+    /// `[[pool]]`; at least one is required.
+    pub pool: Option<S<Vec<S<RawPool>>>>,
+    /// `[[route]]`; at least one is required.
+    pub route: Option<S<Vec<S<RawRoute>>>>,
+    pub limits: Option<RawLimits>,
+    pub maintenance: Option<RawMaintenance>,
+    pub retry: Option<RawRetry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    /// 0 = one per core.
+    pub threads: Option<S<i64>>,
+    pub grace: Option<S<Scalar>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawListen {
+    pub http: Option<S<Vec<S<String>>>>,
+    pub https: Option<S<Vec<S<RawTls>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    pub addr: Option<S<String>>,
+    pub cert: Option<S<String>>,
+    pub key: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdmin {
+    pub listen: Option<S<String>>,
+    pub token_env: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPool {
+    pub name: Option<S<String>>,
+    pub tier: Option<S<i64>>,
+    /// `"gradual"` or `"failover_only"`.
+    pub spill: Option<S<String>>,
+    pub connect_timeout: Option<S<Scalar>>,
+    pub read_timeout: Option<S<Scalar>>,
+    pub slow_start: Option<S<Scalar>>,
+    pub health: Option<S<RawHealth>>,
+    pub backends: Option<S<Vec<S<RawBackend>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHealth {
+    pub path: Option<S<String>>,
+    pub interval: Option<S<Scalar>>,
+    pub timeout: Option<S<Scalar>>,
+    pub rise: Option<S<i64>>,
+    pub fall: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBackend {
+    pub addr: Option<S<String>>,
+    pub weight: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRoute {
+    pub name: Option<S<String>>,
+    pub host: Option<S<String>>,
+    pub path_prefix: Option<S<String>>,
+    /// `"critical"`, `"normal"` or `"bulk"`.
+    pub priority: Option<S<String>>,
+    /// `"serve"` or `"refuse"`.
+    pub on_standby: Option<S<String>>,
+    pub shadow: Option<S<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLimits {
+    pub max_connections: Option<S<i64>>,
+    pub max_header_bytes: Option<S<Scalar>>,
+    pub max_body_bytes: Option<S<Scalar>>,
+    pub header_read_timeout: Option<S<Scalar>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMaintenance {
+    pub enabled: Option<bool>,
+    pub message: Option<S<String>>,
+    pub retry_after: Option<S<Scalar>>,
+    /// Path of an HTML template, relative to the config file's directory.
+    pub page: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRetry {
+    pub max_attempts: Option<S<i64>>,
+    pub budget_ratio: Option<S<f64>>,
+    pub min_per_sec: Option<S<i64>>,
+}
+
+/// A duration or size as written: normally a string with a unit, but numbers are kept too so
+/// that validation can explain `grace = 30` (a missing unit) instead of failing the parse.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Scalar {
+    Str(String),
+    Int(i64),
+    Float(f64),
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+
+        impl Visitor<'_> for ScalarVisitor {
+            type Value = Scalar;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a string with a unit, like "2s" or "64KiB""#)
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Str(v.to_owned()))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                i64::try_from(v)
+                    .map(Scalar::Int)
+                    .map_err(|_| E::custom(format!("number {v} is too large")))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Float(v))
+            }
+        }
+
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}

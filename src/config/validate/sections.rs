@@ -1,0 +1,301 @@
+//! Validation of the small top-level tables: `[server]`, `[listen]`, `[admin]`, `[limits]`,
+//! `[maintenance]` and `[retry]`.
+//!
+//! Beyond value shapes, this catches listeners that could not bind together, an admin API that
+//! would share a proxy listener, unreadable TLS files and maintenance pages (read once, here, at
+//! load time), and warns about an admin API reachable from the network without a token.
+
+use super::super::raw::{RawAdmin, RawLimits, RawListen, RawMaintenance, RawRetry, RawServer, S};
+use super::super::{
+    AdminConf, LimitsConf, ListenConf, MaintenanceConf, RetryConf, ServerConf, TlsListenerConf,
+};
+use super::Ctx;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::PathBuf;
+
+const DEFAULT_MESSAGE: &str = "fireTMS is temporarily unavailable. Your data is safe.";
+/// Pingora reads at most 1 MiB of request head, whatever we allow.
+const MAX_HEADER_LIMIT: u64 = 1 << 20;
+const MAX_PAGE_BYTES: u64 = 1 << 20;
+
+/// Whether two listening sockets would fail to bind together.
+fn clash(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && a.is_ipv4() == b.is_ipv4()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+pub(super) fn server(cx: &mut Ctx, raw: Option<&RawServer>) -> ServerConf {
+    let threads = cx.int(
+        raw.and_then(|r| r.threads.as_ref()),
+        "server.threads",
+        0,
+        0..=1024,
+    );
+    let threads = match threads {
+        Some(0) | None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Some(n) => usize::try_from(n).unwrap_or(1),
+    };
+    let grace = cx.duration(raw.and_then(|r| r.grace.as_ref()), "server.grace", "30s");
+    ServerConf {
+        threads,
+        grace: grace.unwrap_or_default(),
+    }
+}
+
+/// Every address the proxy listeners bind, each with the span of its value (`None` for the
+/// default listener, which is not written in the file).
+pub(super) type Bound = Vec<(SocketAddr, Option<Range<usize>>)>;
+
+/// The proxy listeners, and every address they bind for the admin clash check.
+pub(super) fn listen(cx: &mut Ctx, raw: Option<&RawListen>) -> (ListenConf, Bound) {
+    let mut bound: Bound = Vec::new();
+    let mut add = |cx: &mut Ctx, addr: SocketAddr, span: Range<usize>| {
+        if let Some((other, at)) = bound.iter().find(|(b, _)| clash(*b, addr)) {
+            let at = origin(cx, at.as_ref());
+            cx.error(
+                span.clone(),
+                format!("listener {addr} clashes with listener {other} ({at})"),
+            );
+        }
+        bound.push((addr, Some(span)));
+    };
+    let mut https = Vec::new();
+    let raw_https = raw.and_then(|r| r.https.as_ref());
+    for t in raw_https.map_or(&[][..], |v| v.get_ref()) {
+        let (Some(addr), Some(cert), Some(key)) =
+            (&t.get_ref().addr, &t.get_ref().cert, &t.get_ref().key)
+        else {
+            cx.error(t.span(), "listen.https entries need addr, cert and key");
+            continue;
+        };
+        let addr = cx.socket_addr(addr, "listen.https.addr");
+        let cert = readable_file(cx, cert, "listen.https.cert");
+        let key = readable_file(cx, key, "listen.https.key");
+        if let Some(a) = addr {
+            add(cx, a, t.span());
+        }
+        if let (Some(addr), Some(cert), Some(key)) = (addr, cert, key) {
+            https.push(TlsListenerConf { addr, cert, key });
+        }
+    }
+    let mut http = Vec::new();
+    match raw.and_then(|r| r.http.as_ref()) {
+        Some(list) => {
+            for a in list.get_ref() {
+                if let Some(addr) = cx.socket_addr(a, "listen.http") {
+                    add(cx, addr, a.span());
+                    http.push(addr);
+                }
+            }
+            if list.get_ref().is_empty() && raw_https.map_or(true, |h| h.get_ref().is_empty()) {
+                cx.error(
+                    list.span(),
+                    "no listener: listen.http and listen.https are both empty",
+                );
+            }
+        }
+        // No `http` key: the default plain listener, unless HTTPS listeners are configured.
+        None if raw_https.map_or(true, |h| h.get_ref().is_empty()) => {
+            let addr = SocketAddr::from(([0, 0, 0, 0], 8080));
+            bound.push((addr, None));
+            http.push(addr);
+        }
+        None => {}
+    }
+    (ListenConf { http, https }, bound)
+}
+
+/// Where a bound address comes from, for error messages.
+fn origin(cx: &Ctx, span: Option<&Range<usize>>) -> String {
+    span.map_or("the default listen.http".to_string(), |s| {
+        format!("line {}", cx.line(s.clone()))
+    })
+}
+
+/// Resolves a path against the config directory and checks it can be opened.
+fn readable_file(cx: &mut Ctx, v: &S<String>, key: &str) -> Option<PathBuf> {
+    let path = cx.dir.join(v.get_ref());
+    match std::fs::File::open(&path) {
+        Ok(_) => Some(path),
+        Err(e) => {
+            cx.error(
+                v.span(),
+                format!("{key}: cannot read {}: {e}", path.display()),
+            );
+            None
+        }
+    }
+}
+
+pub(super) fn admin(
+    cx: &mut Ctx,
+    raw: Option<&RawAdmin>,
+    bound: &[(SocketAddr, Option<Range<usize>>)],
+) -> AdminConf {
+    let token_env = raw.and_then(|r| r.token_env.as_ref());
+    if let Some(t) = token_env {
+        let name = t.get_ref();
+        let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            let msg = format!("admin.token_env: {name:?} is not an environment variable name");
+            cx.error(t.span(), msg);
+        }
+    }
+    let default = AdminConf {
+        listen: SocketAddr::from(([127, 0, 0, 1], 9901)),
+        token_env: token_env.map(|t| t.get_ref().clone()),
+    };
+    let Some(v) = raw.and_then(|r| r.listen.as_ref()) else {
+        return default;
+    };
+    let Some(addr) = cx.socket_addr(v, "admin.listen") else {
+        return default;
+    };
+    if let Some((other, at)) = bound.iter().find(|(b, _)| clash(*b, addr)) {
+        let at = origin(cx, at.as_ref());
+        let msg = format!(
+            "admin.listen {addr} clashes with proxy listener {other} ({at}); \
+             the admin API must never share a proxy listener"
+        );
+        cx.error(v.span(), msg);
+    }
+    let token_set =
+        token_env.is_some_and(|t| std::env::var_os(t.get_ref()).is_some_and(|val| !val.is_empty()));
+    let exposed = "anyone who can reach it can read status and metrics";
+    match token_env {
+        _ if token_set => {}
+        None if !addr.ip().is_loopback() => {
+            let msg = format!(
+                "admin.listen {addr} is not a loopback address and no token_env is set: {exposed}"
+            );
+            cx.warn(v.span(), msg);
+        }
+        Some(t) if !addr.ip().is_loopback() => {
+            let msg = format!(
+                "admin.listen {addr} is not a loopback address and ${} is not set: {exposed} \
+                 (POST endpoints answer 403)",
+                t.get_ref()
+            );
+            cx.warn(t.span(), msg);
+        }
+        Some(t) => {
+            let msg = format!(
+                "${} is not set: admin POST endpoints will answer 403",
+                t.get_ref()
+            );
+            cx.warn(t.span(), msg);
+        }
+        None => {}
+    }
+    AdminConf {
+        listen: addr,
+        ..default
+    }
+}
+
+pub(super) fn limits(cx: &mut Ctx, raw: Option<&RawLimits>) -> LimitsConf {
+    let max_connections = cx.int(
+        raw.and_then(|r| r.max_connections.as_ref()),
+        "limits.max_connections",
+        10_000,
+        1..=10_000_000,
+    );
+    let header_key = raw.and_then(|r| r.max_header_bytes.as_ref());
+    let mut max_header = cx.size(header_key, "limits.max_header_bytes", 64 << 10);
+    if let (Some(n), Some(v)) = (max_header, header_key) {
+        if n > MAX_HEADER_LIMIT {
+            let msg = format!(
+                "limits.max_header_bytes must be at most 1MiB (Pingora's own limit), not {n} bytes"
+            );
+            cx.error(v.span(), msg);
+            max_header = None;
+        }
+    }
+    let max_body = cx.size(
+        raw.and_then(|r| r.max_body_bytes.as_ref()),
+        "limits.max_body_bytes",
+        100 << 20,
+    );
+    let timeout = cx.positive_duration(
+        raw.and_then(|r| r.header_read_timeout.as_ref()),
+        "limits.header_read_timeout",
+        "10s",
+    );
+    LimitsConf {
+        max_connections: max_connections
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(1),
+        max_header_bytes: max_header
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(1),
+        max_body_bytes: max_body.unwrap_or(1),
+        header_read_timeout: timeout.unwrap_or_default(),
+    }
+}
+
+pub(super) fn maintenance(cx: &mut Ctx, raw: Option<&RawMaintenance>) -> MaintenanceConf {
+    let message = match raw.and_then(|r| r.message.as_ref()) {
+        Some(m) if m.get_ref().trim().is_empty() => {
+            cx.error(m.span(), "maintenance.message must not be empty");
+            String::new()
+        }
+        Some(m) => m.get_ref().clone(),
+        None => DEFAULT_MESSAGE.to_string(),
+    };
+    let retry_after = cx.duration(
+        raw.and_then(|r| r.retry_after.as_ref()),
+        "maintenance.retry_after",
+        "2m",
+    );
+    let page = raw.and_then(|r| r.page.as_ref()).and_then(|p| {
+        let path = cx.dir.join(p.get_ref());
+        let read = std::fs::metadata(&path).and_then(|m| {
+            if m.len() > MAX_PAGE_BYTES {
+                return Err(std::io::Error::other("larger than 1MiB"));
+            }
+            std::fs::read_to_string(&path)
+        });
+        read.map_err(|e| {
+            cx.error(
+                p.span(),
+                format!("maintenance.page: cannot read {}: {e}", path.display()),
+            )
+        })
+        .ok()
+    });
+    MaintenanceConf {
+        enabled: raw.and_then(|r| r.enabled).unwrap_or(false),
+        message,
+        retry_after: retry_after.unwrap_or_default(),
+        page,
+    }
+}
+
+pub(super) fn retry(cx: &mut Ctx, raw: Option<&RawRetry>) -> RetryConf {
+    let attempts = cx.int(
+        raw.and_then(|r| r.max_attempts.as_ref()),
+        "retry.max_attempts",
+        3,
+        1..=10,
+    );
+    let ratio = cx.fraction(
+        raw.and_then(|r| r.budget_ratio.as_ref()),
+        "retry.budget_ratio",
+        0.2,
+    );
+    let per_sec = cx.int(
+        raw.and_then(|r| r.min_per_sec.as_ref()),
+        "retry.min_per_sec",
+        10,
+        0..=1_000_000,
+    );
+    RetryConf {
+        max_attempts: attempts.and_then(|n| u32::try_from(n).ok()).unwrap_or(1),
+        budget_ratio: ratio.unwrap_or(0.0),
+        min_per_sec: per_sec.and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
+    }
+}

@@ -1,0 +1,323 @@
+//! Tests of the whole text → Config path: the SPEC example, both table forms, defaults and the
+//! shipped configs. Diagnostics, and that no input makes the loader panic, are tested in
+//! `tests_errors.rs`.
+
+use super::super::*;
+use std::time::Duration;
+
+pub(super) const SPEC_EXAMPLE: &str = r#"
+[server]
+threads = 0                      # worker threads for the proxy; 0 = one per core
+grace = "30s"                    # drain time on SIGTERM
+
+[listen]
+http = ["0.0.0.0:8080"]          # one or more plain-HTTP listeners
+
+[admin]
+listen = "127.0.0.1:9901"
+token_env = "FIREBREAK_TEST_TOKEN_NEVER_SET"
+
+[[pool]]
+name = "primary"
+tier = 0
+connect_timeout = "1s"
+read_timeout = "30s"
+slow_start = "10s"
+health = { path = "/health", interval = "1s", timeout = "500ms", rise = 2, fall = 3 }
+backends = [
+  { addr = "10.0.1.10:8080", weight = 3 },
+  { addr = "10.0.1.11:8080", weight = 1 },
+]
+
+[[pool]]
+name = "standby"
+tier = 1
+spill = "gradual"
+health = { path = "/health", interval = "1s", timeout = "500ms", rise = 2, fall = 3 }
+backends = [{ addr = "10.9.0.10:8080", weight = 1 }]
+
+[[route]]
+name = "login"
+path_prefix = "/login"
+priority = "critical"
+
+[[route]]
+name = "reports"
+path_prefix = "/reports"
+priority = "bulk"
+on_standby = "refuse"
+shadow = 0.05
+
+[[route]]
+name = "default"
+path_prefix = "/"
+
+[limits]
+max_connections = 10000
+max_header_bytes = "64KiB"
+max_body_bytes = "100MiB"
+header_read_timeout = "10s"
+
+[maintenance]
+enabled = false
+message = "fireTMS is moving to backup servers. Your data is safe."
+retry_after = "2m"
+"#;
+
+pub(super) const MINIMAL: &str = r#"
+[[pool]]
+name = "p"
+backends = [{ addr = "127.0.0.1:9000" }]
+[[route]]
+name = "all"
+path_prefix = "/"
+"#;
+
+pub(super) fn parse(text: &str) -> Result<Config, ConfigErrors> {
+    Config::parse(text, Path::new("test.toml"))
+}
+
+pub(super) fn errors(text: &str) -> Vec<(usize, usize, String)> {
+    match parse(text) {
+        Ok(_) => panic!("expected errors"),
+        Err(e) => e
+            .errors
+            .into_iter()
+            .map(|e| (e.line, e.col, e.message))
+            .collect(),
+    }
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+#[test]
+fn spec_example_parses_to_expected_values() {
+    let c = parse(SPEC_EXAMPLE).expect("valid");
+    assert_eq!(c.server.grace, secs(30));
+    assert!(c.server.threads >= 1);
+    assert_eq!(c.listen.http, vec!["0.0.0.0:8080".parse().expect("addr")]);
+    assert!(c.listen.https.is_empty());
+    assert_eq!(c.admin.listen, "127.0.0.1:9901".parse().expect("addr"));
+    assert_eq!(
+        c.admin.token_env.as_deref(),
+        Some("FIREBREAK_TEST_TOKEN_NEVER_SET")
+    );
+    let health = HealthConf {
+        path: "/health".into(),
+        interval: secs(1),
+        timeout: Duration::from_millis(500),
+        rise: 2,
+        fall: 3,
+    };
+    let backend = |a: &str, weight| BackendConf {
+        addr: a.parse().expect("addr"),
+        weight,
+    };
+    let primary = PoolConf {
+        name: "primary".into(),
+        tier: 0,
+        spill: Spill::Gradual,
+        connect_timeout: secs(1),
+        read_timeout: secs(30),
+        slow_start: secs(10),
+        health: Some(health.clone()),
+        backends: vec![backend("10.0.1.10:8080", 3), backend("10.0.1.11:8080", 1)],
+    };
+    let standby = PoolConf {
+        name: "standby".into(),
+        tier: 1,
+        health: Some(health),
+        backends: vec![backend("10.9.0.10:8080", 1)],
+        ..primary.clone()
+    };
+    assert_eq!(c.pools, vec![primary, standby]);
+    let route = |name: &str, prefix: &str, priority, on_standby, shadow| RouteConf {
+        name: name.into(),
+        host: None,
+        path_prefix: prefix.into(),
+        priority,
+        on_standby,
+        shadow,
+    };
+    let expected = vec![
+        route("login", "/login", Priority::Critical, OnStandby::Serve, 0.0),
+        route(
+            "reports",
+            "/reports",
+            Priority::Bulk,
+            OnStandby::Refuse,
+            0.05,
+        ),
+        route("default", "/", Priority::Normal, OnStandby::Serve, 0.0),
+    ];
+    assert_eq!(c.routes, expected);
+    let limits = LimitsConf {
+        max_connections: 10_000,
+        max_header_bytes: 65_536,
+        max_body_bytes: 104_857_600,
+        header_read_timeout: secs(10),
+    };
+    assert_eq!(c.limits, limits);
+    assert!(!c.maintenance.enabled);
+    assert_eq!(
+        c.maintenance.message,
+        "fireTMS is moving to backup servers. Your data is safe."
+    );
+    assert_eq!(c.maintenance.retry_after, secs(120));
+    assert_eq!(c.maintenance.page, None);
+    let retry = RetryConf {
+        max_attempts: 3,
+        budget_ratio: 0.2,
+        min_per_sec: 10,
+    };
+    assert_eq!(c.retry, retry);
+    // The token variable is unset: one warning, at the token_env value (line 11).
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    assert_eq!((c.warnings[0].line, c.warnings[0].col), (11, 13));
+    assert!(c.warnings[0].message.contains("403"));
+}
+
+#[test]
+fn inline_and_block_forms_are_the_same() {
+    let block = r#"
+[[pool]]
+name = "primary"
+tier = 0
+[pool.health]
+path = "/health"
+interval = "1s"
+timeout = "500ms"
+rise = 2
+fall = 3
+[[pool.backends]]
+addr = "10.0.1.10:8080"
+weight = 3
+[[pool.backends]]
+addr = "10.0.1.11:8080"
+weight = 1
+
+[[pool]]
+name = "standby"
+tier = 1
+spill = "gradual"
+[pool.health]
+[[pool.backends]]
+addr = "10.9.0.10:8080"
+
+[[route]]
+name = "login"
+path_prefix = "/login"
+priority = "critical"
+[[route]]
+name = "default"
+path_prefix = "/"
+"#;
+    let inline = r#"
+pool = [
+  { name = "primary", tier = 0, health = { path = "/health", interval = "1s", timeout = "500ms", rise = 2, fall = 3 }, backends = [{ addr = "10.0.1.10:8080", weight = 3 }, { addr = "10.0.1.11:8080", weight = 1 }] },
+  { name = "standby", tier = 1, spill = "gradual", health = {}, backends = [{ addr = "10.9.0.10:8080" }] },
+]
+route = [{ name = "login", path_prefix = "/login", priority = "critical" }, { name = "default", path_prefix = "/" }]
+"#;
+    let (a, b) = (parse(block).expect("block"), parse(inline).expect("inline"));
+    assert_eq!(a, b);
+    // An empty health table takes every default.
+    let h = b.pools[1].health.clone().expect("health");
+    assert_eq!(
+        (h.path.as_str(), h.interval, h.timeout, h.rise, h.fall),
+        ("/health", secs(1), Duration::from_millis(500), 2, 3)
+    );
+}
+
+#[test]
+fn defaults_fill_every_optional_key() {
+    let c = parse(MINIMAL).expect("valid");
+    assert_eq!(c.server.grace, secs(30));
+    assert_eq!(c.listen.http, vec!["0.0.0.0:8080".parse().expect("addr")]);
+    assert_eq!(
+        c.admin,
+        AdminConf {
+            listen: "127.0.0.1:9901".parse().expect("addr"),
+            token_env: None
+        }
+    );
+    let p = &c.pools[0];
+    assert_eq!(
+        (
+            p.tier,
+            p.spill,
+            p.connect_timeout,
+            p.read_timeout,
+            p.slow_start
+        ),
+        (0, Spill::Gradual, secs(1), secs(30), secs(10))
+    );
+    assert_eq!((p.health.clone(), p.backends[0].weight), (None, 1));
+    assert_eq!(c.limits.max_header_bytes, 64 << 10);
+    assert_eq!(
+        c.maintenance.message,
+        "fireTMS is temporarily unavailable. Your data is safe."
+    );
+    assert_eq!(c.maintenance.retry_after, secs(120));
+    assert_eq!(
+        c.retry,
+        RetryConf {
+            max_attempts: 3,
+            budget_ratio: 0.2,
+            min_per_sec: 10
+        }
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+#[test]
+fn shipped_configs_are_valid() {
+    let demo = parse(include_str!("../../../conf/demo.toml")).expect("demo.toml");
+    assert_eq!(
+        demo.listen.http,
+        vec!["127.0.0.1:8080".parse().expect("addr")]
+    );
+    assert_eq!(demo.server.grace, secs(5));
+    let weights: Vec<u32> = demo.pools[0].backends.iter().map(|b| b.weight).collect();
+    assert_eq!(weights, vec![3, 1]);
+    assert_eq!(demo.pools[1].tier, 1);
+    assert_eq!(
+        demo.pools[1].health.as_ref().map(|h| h.interval),
+        Some(Duration::from_millis(500))
+    );
+    assert_eq!(demo.maintenance.retry_after, secs(30));
+    assert_eq!(demo.routes.len(), 4);
+    // The only remark allowed: the admin token variable may be unset where tests run.
+    assert!(
+        demo.warnings
+            .iter()
+            .all(|w| w.message.contains("FIREBREAK_ADMIN_TOKEN")),
+        "{:?}",
+        demo.warnings
+    );
+    let prod = parse(include_str!("../../../conf/firebreak.toml")).expect("firebreak.toml");
+    assert_eq!(prod.routes.len(), 6);
+    assert_eq!(prod.routes[3].on_standby, OnStandby::Refuse);
+}
+
+#[test]
+fn hosts_are_lowercased_and_nested_prefixes_allowed() {
+    let routes = r#"
+[[route]]
+name = "api"
+host = "TMS.Example.COM"
+path_prefix = "/"
+[[route]]
+name = "api2"
+path_prefix = "/api"
+[[route]]
+name = "api3"
+path_prefix = "/api/v2"
+"#;
+    let text = format!("{MINIMAL}{routes}");
+    let c = parse(&text).expect("valid");
+    assert_eq!(c.routes[1].host.as_deref(), Some("tms.example.com"));
+    assert_eq!(c.routes.len(), 4);
+}

@@ -1,0 +1,25 @@
+//! firebreak: a reverse proxy on Pingora that keeps fireTMS usable when its primary hosting
+//! fails: latency- and health-aware spill from a primary to a standby tier, priority shedding,
+//! a maintenance page, hot reload and Prometheus metrics. See README.md and SPEC.md.
+
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod app;
+pub mod background;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod health;
+pub mod maintenance;
+pub mod metrics;
+pub mod pool;
+pub mod proxy;
+pub mod reload;
+pub mod respond;
+pub mod retry;
+pub mod route;
+pub mod server;
+pub mod telemetry;
+pub mod tier;

@@ -1,0 +1,216 @@
+//! Prometheus metrics: the SPEC's contract names plus what an SRE needs to see a failover.
+//!
+//! One registry per process (not the global default, so tests can run several). Request
+//! counters are updated in the proxy's `logging` phase; backend and tier gauges are refreshed by
+//! the planner every tick, and reset first so backends removed by a reload disappear. Label
+//! values are bounded: route and pool names come from the config, `code` from HTTP statuses,
+//! `backend` from configured addresses.
+
+use crate::reload::Snapshot;
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// Latency buckets (seconds) from 1 ms to 60 s.
+const BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub duration: HistogramVec,
+    pub shed: IntCounterVec,
+    pub retries: IntCounterVec,
+    pub reloads: IntCounterVec,
+    pub maintenance_active: IntGauge,
+    backend_up: IntGaugeVec,
+    backend_inflight: IntGaugeVec,
+    backend_latency: GaugeVec,
+    backend_share: GaugeVec,
+    backend_ejections: IntGaugeVec,
+    tier_share: GaugeVec,
+    tier_state: IntGaugeVec,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
+    // Names are static and distinct: registration cannot fail.
+    r.register(Box::new(c.clone()))
+        .expect("metric registration");
+    c
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            reg(
+                &r,
+                IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"),
+            )
+        };
+        let igauge = |name: &str, help: &str, labels: &[&str]| {
+            reg(
+                &r,
+                IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"),
+            )
+        };
+        let fgauge = |name: &str, help: &str, labels: &[&str]| {
+            reg(
+                &r,
+                GaugeVec::new(Opts::new(name, help), labels).expect("valid metric"),
+            )
+        };
+        let m = Metrics {
+            requests: counter(
+                "firebreak_requests_total",
+                "Requests answered, by route, pool and status code.",
+                &["route", "pool", "code"],
+            ),
+            duration: reg(
+                &r,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "firebreak_request_duration_seconds",
+                        "Time from request head to the end of the answer.",
+                    )
+                    .buckets(BUCKETS.to_vec()),
+                    &["route", "pool"],
+                )
+                .expect("valid metric"),
+            ),
+            shed: counter(
+                "firebreak_shed_total",
+                "Requests refused by firebreak itself, by route and reason.",
+                &["route", "reason"],
+            ),
+            retries: counter(
+                "firebreak_retries_total",
+                "Upstream attempts retried on another backend, by pool and reason.",
+                &["pool", "reason"],
+            ),
+            reloads: counter(
+                "firebreak_config_reloads_total",
+                "Config reloads, by result.",
+                &["result"],
+            ),
+            maintenance_active: reg(
+                &r,
+                IntGauge::new(
+                    "firebreak_maintenance_active",
+                    "1 while maintenance mode is on.",
+                )
+                .expect("valid metric"),
+            ),
+            backend_up: igauge(
+                "firebreak_backend_up",
+                "1 when the backend may take traffic.",
+                &["pool", "backend"],
+            ),
+            backend_inflight: igauge(
+                "firebreak_backend_inflight",
+                "Requests in flight to the backend.",
+                &["pool", "backend"],
+            ),
+            backend_latency: fgauge(
+                "firebreak_backend_latency_ewma_seconds",
+                "Peak-EWMA response time of the backend.",
+                &["pool", "backend"],
+            ),
+            backend_share: fgauge(
+                "firebreak_backend_share",
+                "Share of its pool's new requests the backend gets now.",
+                &["pool", "backend"],
+            ),
+            backend_ejections: igauge(
+                "firebreak_backend_ejections",
+                "Passive ejections of the backend since it was added.",
+                &["pool", "backend"],
+            ),
+            tier_share: fgauge(
+                "firebreak_tier_share",
+                "Share of all traffic sent to the tier.",
+                &["tier"],
+            ),
+            tier_state: igauge(
+                "firebreak_tier_state",
+                "Tier state: 0 up, 1 degraded, 2 down.",
+                &["tier"],
+            ),
+            registry: r.clone(),
+        };
+        for result in ["success", "failure"] {
+            m.reloads.with_label_values(&[result]);
+        }
+        let info = igauge("firebreak_build_info", "Build information.", &["version"]);
+        info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        m
+    }
+
+    /// Refreshes the gauges from the live snapshot (called by the planner every tick).
+    pub fn refresh(&self, snap: &Snapshot, maintenance_on: bool, now_ns: u64) {
+        self.maintenance_active.set(maintenance_on as i64);
+        for g in [
+            &self.backend_up,
+            &self.backend_inflight,
+            &self.backend_ejections,
+        ] {
+            g.reset();
+        }
+        self.backend_latency.reset();
+        self.backend_share.reset();
+        for pool in &snap.pools {
+            let plan = pool.plan();
+            for (i, b) in pool.backends.iter().enumerate() {
+                let l = [pool.name(), b.label.as_str()];
+                self.backend_up
+                    .with_label_values(&l)
+                    .set(b.is_available(now_ns) as i64);
+                self.backend_inflight
+                    .with_label_values(&l)
+                    .set(b.inflight() as i64);
+                self.backend_latency
+                    .with_label_values(&l)
+                    .set(b.ewma.get() / 1e9);
+                self.backend_share.with_label_values(&l).set(plan.share(i));
+                self.backend_ejections
+                    .with_label_values(&l)
+                    .set(b.health.ejections_total() as i64);
+            }
+        }
+        self.tier_share.reset();
+        self.tier_state.reset();
+        let tiers = snap.tiers();
+        for t in &tiers.tiers {
+            let tier = t.tier.to_string();
+            self.tier_share.with_label_values(&[&tier]).set(t.share);
+            let state = match t.state {
+                crate::tier::TierState::Up => 0,
+                crate::tier::TierState::Degraded => 1,
+                crate::tier::TierState::Down => 2,
+            };
+            self.tier_state.with_label_values(&[&tier]).set(state);
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(16 * 1024);
+        // Encoding into a Vec cannot fail for well-formed families.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        buf
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,101 @@
+//! Peak-EWMA latency estimate of one backend, lock-free.
+//!
+//! The idea is Finagle's and tower's (`tower::load::PeakEwma`): an exponentially weighted moving
+//! average of response times that jumps *up* to a new peak at once and decays *down* slowly, so
+//! a backend that just got slow is avoided immediately and is trusted again only gradually.
+//! The cost used for selection multiplies the estimate by the outstanding requests + 1, which
+//! makes a busy backend look as expensive as a slow one.
+//!
+//! Time is passed in (`now_ns`), never read here, so the decay is unit-testable.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Decay time constant: after `TAU_NS` without new samples an old peak has fallen to ~37 %.
+pub const TAU_NS: f64 = 2_000_000_000.0;
+
+/// The estimate a backend starts with before any sample (assume "fast", like tower's default).
+pub const DEFAULT_RTT_NS: f64 = 1_000_000.0;
+
+/// A peak-EWMA of round-trip times in nanoseconds.
+#[derive(Debug)]
+pub struct PeakEwma {
+    /// f64 bits of the estimate.
+    rtt: AtomicU64,
+    /// Timestamp (ns, caller's clock) of the last update.
+    stamp: AtomicU64,
+}
+
+impl PeakEwma {
+    pub fn new(now_ns: u64) -> Self {
+        Self {
+            rtt: AtomicU64::new(DEFAULT_RTT_NS.to_bits()),
+            stamp: AtomicU64::new(now_ns),
+        }
+    }
+
+    /// Records one observed round trip.
+    pub fn observe(&self, rtt_ns: u64, now_ns: u64) {
+        let sample = rtt_ns as f64;
+        let prev_stamp = self.stamp.swap(now_ns, Ordering::Relaxed);
+        let elapsed = now_ns.saturating_sub(prev_stamp) as f64;
+        // A racing update may be lost; the estimate stays a valid recent value either way.
+        let _ = self
+            .rtt
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                let cur = f64::from_bits(bits);
+                let next = if sample > cur {
+                    sample
+                } else {
+                    let w = (-elapsed / TAU_NS).exp();
+                    cur * w + sample * (1.0 - w)
+                };
+                Some(next.to_bits())
+            });
+    }
+
+    /// The current estimate (ns). Only new samples move it (as in tower).
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.rtt.load(Ordering::Relaxed))
+    }
+
+    /// Resets to the default (a backend coming back from the dead starts fresh).
+    pub fn reset(&self, now_ns: u64) {
+        self.rtt.store(DEFAULT_RTT_NS.to_bits(), Ordering::Relaxed);
+        self.stamp.store(now_ns, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn jumps_to_peaks_at_once() {
+        let e = PeakEwma::new(0);
+        e.observe(50 * MS, 10 * MS);
+        assert_eq!(e.get(), (50 * MS) as f64);
+    }
+
+    #[test]
+    fn decays_slowly_toward_lower_samples() {
+        let e = PeakEwma::new(0);
+        e.observe(100 * MS, 0);
+        e.observe(10 * MS, 100 * MS); // 100 ms later: w = exp(-0.05) ~ 0.95
+        let v = e.get() / MS as f64;
+        assert!(v > 90.0 && v < 97.0, "{v}");
+        // Long quiet period then a low sample: almost all weight on the sample.
+        e.observe(10 * MS, 100 * MS + 20_000 * MS);
+        let v = e.get() / MS as f64;
+        assert!(v < 10.1, "{v}");
+    }
+
+    #[test]
+    fn clock_going_backwards_does_not_panic_or_explode() {
+        let e = PeakEwma::new(1_000 * MS);
+        e.observe(5 * MS, 10 * MS);
+        e.observe(MS, 0);
+        assert!(e.get().is_finite());
+    }
+}

@@ -1,0 +1,112 @@
+//! Pools of backends: live state, per-tick plans, and the per-request pick.
+//!
+//! A [`Pool`] holds its backends (whose state survives reloads) and a [`PoolPlan`] that the
+//! planner rebuilds every tick (100 ms) and on every health flip: effective weights (configured
+//! weight × slow-start ramp × speed factor, zero when unavailable) in an alias table, the pool's
+//! healthy fraction, and its latency against its own baseline. Requests only read the plan, so
+//! the per-request pick is O(1) (see [`select`]).
+
+mod alias;
+mod backend;
+mod ewma;
+mod plan;
+pub mod select;
+mod state;
+mod window;
+
+pub use alias::AliasTable;
+pub use backend::{Backend, InflightGuard};
+pub use ewma::PeakEwma;
+pub use plan::{LatencyTrack, PoolPlan};
+pub use state::{HealthState, PassiveFailure, RAMP_FLOOR};
+pub use window::{Drained, LatencyWindow};
+
+use crate::clock::ns;
+use crate::config::PoolConf;
+use arc_swap::ArcSwap;
+use std::sync::{Arc, Mutex};
+
+/// A pool of backends at one tier.
+#[derive(Debug)]
+pub struct Pool {
+    pub conf: PoolConf,
+    pub backends: Vec<Arc<Backend>>,
+    plan: ArcSwap<PoolPlan>,
+    /// Latency samples of the current planning window.
+    pub window: LatencyWindow,
+    track: Mutex<LatencyTrack>,
+}
+
+impl Pool {
+    /// Builds a pool, reusing backends from `previous` (same pool name, same address).
+    pub fn build(conf: PoolConf, previous: Option<&Pool>, now_ns: u64) -> Pool {
+        let active = conf.health.is_some();
+        let serving_before = previous.is_some_and(|p| p.backends.iter().any(|b| b.health.is_up()));
+        let backends: Vec<Arc<Backend>> = conf
+            .backends
+            .iter()
+            .map(|bc| {
+                let kept = previous.and_then(|p| p.backends.iter().find(|b| b.addr == bc.addr));
+                match kept {
+                    Some(b) => {
+                        b.set_weight(bc.weight);
+                        b.clone()
+                    }
+                    None => {
+                        let b = Backend::new(bc.addr, bc.weight, active, now_ns);
+                        if serving_before {
+                            // Joining a pool that already serves: ramp from its first pass.
+                            b.health.expect_ramp();
+                        }
+                        Arc::new(b)
+                    }
+                }
+            })
+            .collect();
+        let track = previous
+            .map(|p| p.track.lock().map(|t| t.clone()).unwrap_or_default())
+            .unwrap_or_default();
+        let pool = Pool {
+            conf,
+            backends,
+            plan: ArcSwap::from_pointee(PoolPlan::default()),
+            window: LatencyWindow::default(),
+            track: Mutex::new(track),
+        };
+        pool.replan(now_ns, None);
+        pool
+    }
+
+    pub fn name(&self) -> &str {
+        &self.conf.name
+    }
+
+    pub fn tier(&self) -> u32 {
+        self.conf.tier
+    }
+
+    pub fn actively_checked(&self) -> bool {
+        self.conf.health.is_some()
+    }
+
+    pub fn plan(&self) -> arc_swap::Guard<Arc<PoolPlan>> {
+        self.plan.load()
+    }
+
+    /// Recomputes the plan. `window` is the drained latency window when a tick ended one
+    /// (None for a health-flip replan, which keeps latency as it was).
+    pub fn replan(&self, now_ns: u64, window: Option<&Drained>) {
+        let mut track = match self.track.lock() {
+            Ok(t) => t,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let plan = plan::plan_pool(
+            &self.backends,
+            ns(self.conf.slow_start),
+            &mut track,
+            window,
+            now_ns,
+        );
+        self.plan.store(Arc::new(plan));
+    }
+}

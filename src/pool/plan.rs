@@ -1,0 +1,224 @@
+//! Per-tick pool planning: effective weights, healthy fraction, latency against baseline.
+//!
+//! * **Effective weight** of a backend = configured weight × slow-start ramp × speed factor, or
+//!   0 when unavailable. The speed factor, `clamp(1.5 × fastest_ewma / own_ewma, 0.05, 1)`,
+//!   lowers the share of a backend that is much slower than its peers; within 1.5× of the
+//!   fastest it is 1, so noise never skews the configured weights (3:1 stays 75/25).
+//! * **Health** = Σ available weight × ramp ÷ Σ configured weight: the tier planner's capacity
+//!   signal (Envoy's priority-load model uses the same healthy fraction).
+//! * **Latency factor**: the window's p50 against the pool's own baseline (a minimum that rises
+//!   only slowly, over minutes), `clamp(2 × baseline / p50, 0.25, 1)`, falling at once and
+//!   recovering over ≥ 2 s. It is how a badly slowed primary spills part of its traffic.
+//!   Windows with fewer than [`MIN_SAMPLES`] samples leave it unchanged.
+
+use super::{AliasTable, Backend, Drained};
+use std::sync::Arc;
+
+/// Fewer samples than this in a window say nothing about latency.
+pub const MIN_SAMPLES: u64 = 16;
+/// A pool up to this many times slower than its baseline keeps its full share.
+pub const LATENCY_TOLERANCE: f64 = 2.0;
+/// A slow pool keeps at least this factor (it is slow, not dead).
+pub const LATENCY_FLOOR: f64 = 0.25;
+/// Time for the baseline to follow a sustained higher latency (it follows lower ones at once).
+const BASELINE_RISE_NS: f64 = 300e9;
+/// Time for the latency factor to recover from its floor to 1.
+const RECOVER_NS: f64 = 2e9;
+const SPEED_TOLERANCE: f64 = 1.5;
+const SPEED_FLOOR: f64 = 0.05;
+
+/// Latency memory of a pool, carried across ticks and reloads.
+#[derive(Debug, Clone)]
+pub struct LatencyTrack {
+    pub baseline_ns: Option<f64>,
+    pub last_p50_ns: Option<f64>,
+    pub factor: f64,
+    last_ns: u64,
+}
+
+impl Default for LatencyTrack {
+    fn default() -> Self {
+        Self {
+            baseline_ns: None,
+            last_p50_ns: None,
+            factor: 1.0,
+            last_ns: 0,
+        }
+    }
+}
+
+/// What the planner decided for one pool, read by every request.
+#[derive(Debug, Clone, Default)]
+pub struct PoolPlan {
+    pub table: AliasTable,
+    /// Effective weight per backend (same order as the pool's backends).
+    pub effective: Vec<f64>,
+    /// Healthy fraction of configured weight, ramp included, in [0, 1].
+    pub health: f64,
+    /// Latency factor in [LATENCY_FLOOR, 1].
+    pub latency_factor: f64,
+    /// Σ configured weight (backends with weight > 0).
+    pub total_weight: f64,
+    pub p50_ns: Option<f64>,
+    pub baseline_ns: Option<f64>,
+    /// Some backends configured but not available.
+    pub some_down: bool,
+}
+
+impl PoolPlan {
+    /// The share of its nominal capacity this pool can carry now.
+    pub fn capacity(&self) -> f64 {
+        self.health * self.latency_factor
+    }
+
+    /// Effective share of the pool's traffic per backend, in [0, 1].
+    pub fn share(&self, i: usize) -> f64 {
+        let sum: f64 = self.effective.iter().sum();
+        if sum > 0.0 {
+            self.effective.get(i).copied().unwrap_or(0.0) / sum
+        } else {
+            0.0
+        }
+    }
+}
+
+pub(super) fn plan_pool(
+    backends: &[Arc<Backend>],
+    slow_start_ns: u64,
+    track: &mut LatencyTrack,
+    window: Option<&Drained>,
+    now_ns: u64,
+) -> PoolPlan {
+    let fastest = backends
+        .iter()
+        .filter(|b| b.is_available(now_ns) && b.samples() > 0)
+        .map(|b| b.ewma.get())
+        .fold(f64::INFINITY, f64::min);
+    let mut total = 0.0;
+    let mut healthy = 0.0;
+    let mut some_down = false;
+    let effective: Vec<f64> = backends
+        .iter()
+        .map(|b| {
+            let w = b.weight() as f64;
+            total += w;
+            if w == 0.0 {
+                return 0.0;
+            }
+            if !b.is_available(now_ns) {
+                some_down = true;
+                return 0.0;
+            }
+            let ramp = b.health.ramp(slow_start_ns, now_ns);
+            healthy += w * ramp;
+            let speed = if b.samples() > 0 && fastest.is_finite() {
+                (SPEED_TOLERANCE * fastest / b.ewma.get().max(1.0)).clamp(SPEED_FLOOR, 1.0)
+            } else {
+                1.0
+            };
+            w * ramp * speed
+        })
+        .collect();
+    if let Some(w) = window {
+        update_latency(track, w, now_ns);
+    }
+    PoolPlan {
+        table: AliasTable::new(effective.iter().enumerate().map(|(i, &w)| (i as u32, w))),
+        health: if total > 0.0 { healthy / total } else { 0.0 },
+        latency_factor: track.factor,
+        total_weight: total,
+        p50_ns: track.last_p50_ns,
+        baseline_ns: track.baseline_ns,
+        some_down,
+        effective,
+    }
+}
+
+/// Folds one drained window into the pool's latency memory.
+pub(super) fn update_latency(track: &mut LatencyTrack, window: &Drained, now_ns: u64) {
+    let dt = now_ns.saturating_sub(track.last_ns) as f64;
+    track.last_ns = now_ns;
+    if window.total() < MIN_SAMPLES {
+        return;
+    }
+    let Some(p50) = window.quantile(0.5) else {
+        return;
+    };
+    track.last_p50_ns = Some(p50);
+    let base = match track.baseline_ns {
+        Some(b) if p50 >= b => b + (p50 - b) * (dt / BASELINE_RISE_NS).min(1.0),
+        _ => p50,
+    };
+    track.baseline_ns = Some(base);
+    let target = (LATENCY_TOLERANCE * base / p50).clamp(LATENCY_FLOOR, 1.0);
+    track.factor = if target < track.factor {
+        target
+    } else {
+        (track.factor + dt / RECOVER_NS).min(target)
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::LatencyWindow;
+    use super::*;
+    const MS: u64 = 1_000_000;
+
+    fn window(p50_ms: u64, n: u64) -> Drained {
+        let w = LatencyWindow::default();
+        for _ in 0..n {
+            w.record(p50_ms * MS);
+        }
+        w.drain()
+    }
+
+    #[test]
+    fn latency_factor_falls_when_far_above_baseline_and_recovers_gradually() {
+        let mut t = LatencyTrack::default();
+        let mut now = 0;
+        for _ in 0..10 {
+            now += 100 * MS;
+            update_latency(&mut t, &window(10, 50), now);
+        }
+        assert_eq!(t.factor, 1.0);
+        now += 100 * MS;
+        update_latency(&mut t, &window(15, 50), now);
+        assert_eq!(t.factor, 1.0, "within 2x of baseline: no spill");
+        now += 100 * MS;
+        update_latency(&mut t, &window(80, 50), now);
+        assert!(t.factor < 0.3, "8x slower: falls at once ({})", t.factor);
+        now += 100 * MS;
+        update_latency(&mut t, &window(10, 50), now);
+        assert!(t.factor < 0.4, "recovers gradually ({})", t.factor);
+        for _ in 0..30 {
+            now += 100 * MS;
+            update_latency(&mut t, &window(10, 50), now);
+        }
+        assert_eq!(t.factor, 1.0);
+    }
+
+    #[test]
+    fn small_windows_and_clock_jumps_change_nothing_harmful() {
+        let mut t = LatencyTrack::default();
+        update_latency(&mut t, &window(500, 3), 100 * MS);
+        assert_eq!(t.baseline_ns, None);
+        assert_eq!(t.factor, 1.0);
+        update_latency(&mut t, &window(10, 50), 200 * MS);
+        update_latency(&mut t, &window(10, 50), 0); // clock went back
+        update_latency(&mut t, &window(10, 50), u64::MAX);
+        assert!(t.factor.is_finite() && t.baseline_ns.unwrap().is_finite());
+    }
+
+    #[test]
+    fn baseline_follows_a_sustained_rise_only_slowly() {
+        let mut t = LatencyTrack::default();
+        update_latency(&mut t, &window(10, 50), 100 * MS);
+        let mut now = 100 * MS;
+        for _ in 0..600 {
+            now += 100 * MS; // one minute of 40 ms windows
+            update_latency(&mut t, &window(40, 50), now);
+        }
+        let base = t.baseline_ns.unwrap() / MS as f64;
+        assert!(base < 25.0, "baseline rose to {base} ms within a minute");
+    }
+}

@@ -1,0 +1,77 @@
+//! Accounting: latency samples when a response head arrives, metrics and the access log when
+//! the request ends (Pingora's `logging` runs once per request, errors and own answers included).
+
+use super::Ctx;
+use crate::app::App;
+use crate::clock::now_ns;
+use crate::respond::Refusal;
+use pingora::prelude::*;
+use pingora::proxy::Session;
+
+/// A response head arrived from the current backend: one latency sample.
+pub fn response_arrived(ctx: &Ctx) {
+    let (Some(guard), Some(snap), Some(pi)) = (&ctx.backend, &ctx.snap, ctx.pool) else {
+        return;
+    };
+    let now = now_ns();
+    let rtt = now.saturating_sub(ctx.attempt_start_ns);
+    guard.backend().record_response(rtt, now);
+    if let Some(pool) = snap.pools.get(pi) {
+        pool.window.record(rtt);
+    }
+}
+
+/// The request is over: metrics and one access-log line.
+pub fn finish(app: &App, session: &Session, e: Option<&Error>, ctx: &mut Ctx) {
+    let code = session
+        .response_written()
+        .map(|r| r.status.as_u16())
+        .or_else(|| ctx.refusal.as_ref().map(|r| r.status()))
+        .unwrap_or(0);
+    let elapsed = now_ns().saturating_sub(ctx.start_ns) as f64 / 1e9;
+    let route = ctx.route_name().to_string();
+    let pool = if ctx.refusal.is_some() && ctx.backend.is_none() {
+        "none"
+    } else {
+        ctx.pool_name()
+    };
+    let code_s = if code == 0 {
+        "closed".to_string()
+    } else {
+        code.to_string()
+    };
+    app.metrics
+        .requests
+        .with_label_values(&[&route, pool, &code_s])
+        .inc();
+    app.metrics
+        .duration
+        .with_label_values(&[&route, pool])
+        .observe(elapsed);
+    let shed_reason = match &ctx.refusal {
+        Some(Refusal::Shed { reason, .. }) | Some(Refusal::Maintenance { reason, .. }) => {
+            Some(*reason)
+        }
+        _ => None,
+    };
+    if let Some(reason) = shed_reason {
+        app.metrics.shed.with_label_values(&[&route, reason]).inc();
+    }
+    let req = session.req_header();
+    tracing::info!(
+        target: "access",
+        request_id = %ctx.request_id,
+        method = %req.method,
+        path = %req.uri.path(),
+        route = %route,
+        pool,
+        backend = ctx.tried.last().map(|b| b.label.as_str()).unwrap_or("-"),
+        status = code,
+        duration_ms = elapsed * 1e3,
+        attempts = ctx.attempts,
+        refusal = ctx.refusal.as_ref().map(|r| r.kind()).unwrap_or("-"),
+        shed_reason = shed_reason.unwrap_or("-"),
+        error = e.map(|e| e.etype().as_str()).unwrap_or("-"),
+    );
+    ctx.backend = None;
+}

@@ -1,0 +1,48 @@
+//! Per-request context carried through Pingora's phases.
+
+use crate::app::RequestGuard;
+use crate::config::Priority;
+use crate::pool::{Backend, InflightGuard};
+use crate::reload::Snapshot;
+use crate::respond::Refusal;
+use std::sync::Arc;
+
+#[derive(Debug, Default)]
+pub struct Ctx {
+    pub start_ns: u64,
+    pub request_id: String,
+    /// The snapshot pinned for this request's whole life.
+    pub snap: Option<Arc<Snapshot>>,
+    /// Matched route (name; index into the snapshot's config routes).
+    pub route: Option<(String, Priority)>,
+    /// Pool chosen for the first attempt.
+    pub first_pool: Option<usize>,
+    /// Pool of the current/last attempt.
+    pub pool: Option<usize>,
+    /// The backend of the current attempt, counted in flight while held.
+    pub backend: Option<InflightGuard>,
+    pub attempt_start_ns: u64,
+    /// Backends already tried by this request.
+    pub tried: Vec<Arc<Backend>>,
+    pub attempts: u32,
+    /// Why firebreak answered itself, if it did.
+    pub refusal: Option<Refusal>,
+    /// Request body bytes seen so far.
+    pub body_bytes: u64,
+    /// The client asked for this via Accept (kept for error pages).
+    pub accept: Option<String>,
+    pub _guard: Option<RequestGuard>,
+}
+
+impl Ctx {
+    pub fn route_name(&self) -> &str {
+        self.route.as_ref().map(|r| r.0.as_str()).unwrap_or("none")
+    }
+
+    pub fn pool_name(&self) -> &str {
+        match (&self.snap, self.pool) {
+            (Some(s), Some(i)) => s.pools.get(i).map(|p| p.name()).unwrap_or("none"),
+            _ => "none",
+        }
+    }
+}

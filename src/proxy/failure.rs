@@ -1,0 +1,136 @@
+//! Upstream failures: passive health signals, retry decisions, and the final error answer.
+//!
+//! Pingora calls `fail_to_connect` / `error_while_proxy` for every failed attempt and lets the
+//! returned error's retry flag decide whether `upstream_peer` runs again. We always set the
+//! flag explicitly (leaving `ReusedOnly` makes Pingora panic, see notes/pingora.md §3).
+//! Exchange failures are retried only for safe methods (GET, HEAD, OPTIONS, TRACE) or requests
+//! carrying an `Idempotency-Key`: a request that may have reached a backend is never sent twice
+//! unless the client said that is harmless.
+
+use super::{send_refusal, Ctx};
+use crate::app::App;
+use crate::clock::now_ns;
+use crate::pool::PassiveFailure;
+use crate::respond::Refusal;
+use crate::retry::{may_retry, Attempt, Stage};
+use http::Method;
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, Session};
+use pingora::{ErrorSource, ErrorType};
+
+/// Safe to send twice: safe methods, or the client vouched with an `Idempotency-Key`.
+fn replay_safe(session: &Session) -> bool {
+    let req = session.req_header();
+    matches!(
+        req.method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) || req.headers.contains_key("idempotency-key")
+}
+
+fn is_timeout(e: &Error) -> bool {
+    matches!(
+        e.etype(),
+        ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout
+    )
+}
+
+/// Marks the current backend as failed; wakes the planner when that ejected it.
+fn blame_backend(app: &App, ctx: &Ctx, kind: PassiveFailure) {
+    let (Some(guard), Some(snap), Some(pi)) = (&ctx.backend, &ctx.snap, ctx.pool) else {
+        return;
+    };
+    let active = snap.pools.get(pi).is_some_and(|p| p.actively_checked());
+    if guard.backend().record_failure(kind, active, now_ns()) {
+        tracing::warn!(pool = ctx.pool_name(), backend = %guard.backend().label, ?kind, "backend ejected by passive health");
+        app.replan.notify_one();
+    }
+}
+
+fn decide(app: &App, session: &Session, ctx: &Ctx, stage: Stage, reason: &str) -> bool {
+    let attempt = Attempt {
+        stage,
+        idempotent: replay_safe(session),
+        body_replayable: !session.as_ref().retry_buffer_truncated(),
+        response_started: session.response_written().is_some(),
+        attempts: ctx.attempts,
+    };
+    let Some(snap) = &ctx.snap else { return false };
+    let ok = ctx.refusal.is_none()
+        && may_retry(&attempt, &snap.config.retry)
+        && app.retry_budget.try_withdraw(&snap.config.retry, now_ns());
+    if ok {
+        app.metrics
+            .retries
+            .with_label_values(&[ctx.pool_name(), reason])
+            .inc();
+    }
+    ok
+}
+
+pub fn on_connect_failure(
+    app: &App,
+    session: &mut Session,
+    ctx: &mut Ctx,
+    mut e: Box<Error>,
+) -> Box<Error> {
+    blame_backend(app, ctx, PassiveFailure::Connect);
+    let retry = decide(app, session, ctx, Stage::Connect, "connect");
+    e.set_retry(retry);
+    e
+}
+
+pub fn on_exchange_failure(
+    app: &App,
+    session: &mut Session,
+    ctx: &mut Ctx,
+    mut e: Box<Error>,
+) -> Box<Error> {
+    let upstream_fault = *e.esource() == ErrorSource::Upstream && ctx.refusal.is_none();
+    let retry = if upstream_fault {
+        blame_backend(app, ctx, PassiveFailure::Response);
+        let reason = if is_timeout(&e) { "timeout" } else { "reset" };
+        decide(app, session, ctx, Stage::Exchange, reason)
+    } else {
+        false
+    };
+    e.set_retry(retry);
+    e
+}
+
+/// Maps the final error to an answer in the client's form and writes it if still possible.
+pub async fn answer(app: &App, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
+    let refusal = match (&ctx.refusal, e.etype()) {
+        (Some(r), _) => Some(r.clone()),
+        (None, HTTPStatus(413)) => Some(Refusal::PayloadTooLarge),
+        (None, HTTPStatus(408)) => Some(Refusal::RequestTimeout),
+        (None, HTTPStatus(400)) => Some(Refusal::BadRequest("bad_request")),
+        _ if is_timeout(e) && *e.esource() == ErrorSource::Upstream => {
+            Some(Refusal::GatewayTimeout)
+        }
+        _ => match e.esource() {
+            ErrorSource::Downstream => match e.etype() {
+                ErrorType::ReadError | ErrorType::WriteError | ErrorType::ConnectionClosed => None,
+                _ => Some(Refusal::BadRequest("bad_request")),
+            },
+            _ => Some(Refusal::BadGateway),
+        },
+    };
+    let Some(refusal) = refusal else {
+        return FailToProxy {
+            error_code: 0,
+            can_reuse_downstream: false,
+        };
+    };
+    let code = refusal.status();
+    if session.response_written().is_none() {
+        // The client never sees a half-written error page: if sending fails, the connection
+        // is closed by Pingora anyway.
+        let _ = send_refusal(app, session, ctx, refusal).await;
+    } else {
+        ctx.refusal = Some(refusal);
+    }
+    FailToProxy {
+        error_code: code,
+        can_reuse_downstream: false,
+    }
+}

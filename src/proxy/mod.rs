@@ -1,0 +1,173 @@
+//! The only `ProxyHttp` implementation. Each Pingora phase delegates to one concern:
+//! request checks and routing ([`request`]), backend choice ([`upstream`]), failures and
+//! retries ([`failure`]), and accounting ([`accounting`]). Own answers go through
+//! [`crate::respond`] via [`send_refusal`].
+//!
+//! Request path: route → maintenance → admission → pool selection → upstream → metrics in
+//! `logging`.
+
+mod accounting;
+mod ctx;
+mod failure;
+mod request;
+mod upstream;
+
+pub use ctx::Ctx;
+
+use crate::app::App;
+use crate::clock::now_ns;
+use crate::respond::{render, Refusal};
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use std::sync::Arc;
+
+/// Seconds an idle client keep-alive connection is kept.
+pub const KEEPALIVE_SECS: u64 = 60;
+
+/// firebreak's proxy logic.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    app: Arc<App>,
+}
+
+impl Proxy {
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+}
+
+/// Writes a refusal in the client's negotiated form and records it in the context.
+/// Maintenance and shedding answers use the operator's page template when there is one.
+pub async fn send_refusal(
+    app: &App,
+    session: &mut Session,
+    ctx: &mut Ctx,
+    refusal: Refusal,
+) -> Result<()> {
+    let maintenance = app.maintenance.get();
+    let template = match &refusal {
+        Refusal::Maintenance { .. } | Refusal::Shed { .. } => maintenance.page.as_deref(),
+        _ => None,
+    };
+    let ans = render(&refusal, ctx.accept.as_deref(), &ctx.request_id, template);
+    let mut h = ResponseHeader::build(ans.status, Some(ans.headers.len()))?;
+    for (k, v) in &ans.headers {
+        h.insert_header(*k, v.as_str())?;
+    }
+    if refusal.closes_connection() {
+        session.set_keepalive(None);
+    }
+    ctx.refusal = Some(refusal);
+    session.write_response_header(Box::new(h), false).await?;
+    session.write_response_body(Some(ans.body), true).await
+}
+
+#[async_trait]
+impl ProxyHttp for Proxy {
+    type CTX = Ctx;
+
+    fn new_ctx(&self) -> Ctx {
+        Ctx {
+            start_ns: now_ns(),
+            _guard: Some(self.app.track()),
+            ..Default::default()
+        }
+    }
+
+    async fn early_request_filter(&self, session: &mut Session, _ctx: &mut Ctx) -> Result<()> {
+        // Pingora carries "infinite" keep-alive over to later requests (#540): set it each time.
+        session.set_keepalive(Some(KEEPALIVE_SECS));
+        Ok(())
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+        match request::admit(&self.app, session, ctx) {
+            None => Ok(false),
+            Some(refusal) => {
+                send_refusal(&self.app, session, ctx, refusal).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _eos: bool,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        request::count_body(body.as_ref().map_or(0, |b| b.len()), ctx)
+    }
+
+    async fn upstream_peer(&self, session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
+        upstream::peer(&self.app, session, ctx)
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        req: &mut pingora::http::RequestHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        request::forward_headers(session, req, ctx)
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        _resp: &mut ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        accounting::response_arrived(ctx);
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        resp.insert_header("X-Request-Id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    fn fail_to_connect(
+        &self,
+        session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut Ctx,
+        e: Box<Error>,
+    ) -> Box<Error> {
+        failure::on_connect_failure(&self.app, session, ctx, e)
+    }
+
+    fn error_while_proxy(
+        &self,
+        _peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut Ctx,
+        _client_reused: bool,
+    ) -> Box<Error> {
+        failure::on_exchange_failure(&self.app, session, ctx, e)
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
+        failure::answer(&self.app, session, e, ctx).await
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
+        accounting::finish(&self.app, session, e, ctx);
+    }
+
+    fn suppress_error_log(&self, _session: &Session, ctx: &Ctx, _error: &Error) -> bool {
+        // Refusals are expected outcomes, logged once in the access log.
+        ctx.refusal.is_some()
+    }
+}

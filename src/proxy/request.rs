@@ -1,0 +1,265 @@
+//! The request phase: identity, hygiene checks, limits, routing, maintenance, tier choice.
+//!
+//! Everything that can refuse a request before it touches a backend happens here, in the
+//! order of the request path: bad input → route → maintenance → (admission) → first pool.
+
+use super::Ctx;
+use crate::app::App;
+use crate::clock::now_ns;
+use crate::config::OnStandby;
+use crate::respond::Refusal;
+use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::Version;
+use pingora::http::RequestHeader;
+use pingora::prelude::*;
+use pingora::proxy::Session;
+
+const MAX_REQUEST_ID: usize = 128;
+
+/// Runs the request-phase checks. `Some(refusal)` means answer it now.
+pub fn admit(app: &App, session: &mut Session, ctx: &mut Ctx) -> Option<Refusal> {
+    let req = session.req_header();
+    ctx.request_id = request_id(req);
+    ctx.accept = req
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let snap = app.store.load();
+    ctx.snap = Some(snap.clone());
+    let now = now_ns();
+    app.retry_budget.on_request(now);
+
+    let limits = &snap.config.limits;
+    if let Some(r) = hygiene(req, limits.max_header_bytes, limits.max_body_bytes) {
+        return Some(r);
+    }
+    let host = req
+        .headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri.authority().map(|a| a.as_str()));
+    let Some(route) = snap.routes.find(host, req.uri.path()) else {
+        return Some(Refusal::NoRoute);
+    };
+    ctx.route = Some((route.name.clone(), route.priority));
+    let on_standby = route.on_standby;
+
+    let m = app.maintenance.get();
+    if m.enabled {
+        return Some(Refusal::Maintenance {
+            reason: "maintenance",
+            message: m.message.clone(),
+            retry_after: m.retry_after,
+        });
+    }
+    let tiers = snap.tiers();
+    let mut rng = fastrand::Rng::new();
+    let Some(pool) = tiers.draw(&mut rng) else {
+        return Some(Refusal::Maintenance {
+            reason: "no_tier_can_serve",
+            message: m.message.clone(),
+            retry_after: m.retry_after,
+        });
+    };
+    if on_standby == OnStandby::Refuse && Some(snap.pools[pool].tier()) != tiers.primary_tier() {
+        return Some(Refusal::Shed {
+            reason: "off_on_standby",
+            message: format!(
+                "{} This feature is switched off until fireTMS is back on its main servers.",
+                m.message
+            ),
+            retry_after: m.retry_after,
+        });
+    }
+    ctx.first_pool = Some(pool);
+    None
+}
+
+/// Uses the client's `X-Request-Id` when it is sane, else makes a new one.
+fn request_id(req: &RequestHeader) -> String {
+    let given = req
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| {
+            !s.is_empty()
+                && s.len() <= MAX_REQUEST_ID
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        });
+    match given {
+        Some(s) => s.to_string(),
+        None => format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
+    }
+}
+
+/// RFC 9112 framing and size checks that Pingora leaves to us.
+fn hygiene(req: &RequestHeader, max_header_bytes: usize, max_body: u64) -> Option<Refusal> {
+    let h = &req.headers;
+    if req.version == Version::HTTP_11 && h.get_all(HOST).iter().count() != 1 {
+        return Some(Refusal::BadRequest("host_header_missing_or_repeated"));
+    }
+    let cls: Vec<_> = h.get_all(CONTENT_LENGTH).iter().collect();
+    if cls.len() > 1 {
+        return Some(Refusal::BadRequest("duplicate_content_length"));
+    }
+    let te = h.get_all(TRANSFER_ENCODING).iter().count();
+    if te > 0 && !cls.is_empty() {
+        return Some(Refusal::BadRequest("content_length_with_transfer_encoding"));
+    }
+    if te > 0 {
+        let chunked_last = h
+            .get_all(TRANSFER_ENCODING)
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("chunked"));
+        if te > 1 || !chunked_last {
+            return Some(Refusal::BadRequest("bad_transfer_encoding"));
+        }
+    }
+    let head: usize = req.uri.to_string().len()
+        + 16
+        + h.iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    if head > max_header_bytes {
+        return Some(Refusal::HeaderTooLarge);
+    }
+    if let Some(cl) = cls.first() {
+        match cl
+            .to_str()
+            .ok()
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            None => return Some(Refusal::BadRequest("bad_content_length")),
+            Some(n) if n > max_body => return Some(Refusal::PayloadTooLarge),
+            Some(_) => {}
+        }
+    }
+    None
+}
+
+/// Counts request body bytes; past the limit the request fails with 413.
+pub fn count_body(n: usize, ctx: &mut Ctx) -> Result<()> {
+    ctx.body_bytes += n as u64;
+    let max = ctx
+        .snap
+        .as_ref()
+        .map_or(u64::MAX, |s| s.config.limits.max_body_bytes);
+    if ctx.body_bytes > max {
+        ctx.refusal = Some(Refusal::PayloadTooLarge);
+        return Error::e_explain(HTTPStatus(413), "request body over limits.max_body_bytes");
+    }
+    Ok(())
+}
+
+/// Headers for the upstream request: request id and forwarding headers.
+pub fn forward_headers(session: &Session, req: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
+    req.insert_header("X-Request-Id", ctx.request_id.as_str())?;
+    if let Some(ip) = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip().to_string())
+    {
+        let xff = match req
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(prev) if !prev.trim().is_empty() => format!("{prev}, {ip}"),
+            _ => ip,
+        };
+        req.insert_header("X-Forwarded-For", xff)?;
+    }
+    let proto = if session
+        .digest()
+        .and_then(|d| d.ssl_digest.as_ref())
+        .is_some()
+    {
+        "https"
+    } else {
+        "http"
+    };
+    req.insert_header("X-Forwarded-Proto", proto)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(lines: &[(&str, &str)]) -> RequestHeader {
+        let mut r = RequestHeader::build("POST", b"/x", None).unwrap();
+        for (k, v) in lines {
+            r.append_header(k.to_string(), *v).unwrap();
+        }
+        r
+    }
+
+    #[test]
+    fn smuggling_shapes_are_refused() {
+        let bad = |h: &[(&str, &str)]| hygiene(&req(h), 65536, 1 << 20);
+        assert_eq!(
+            bad(&[]),
+            Some(Refusal::BadRequest("host_header_missing_or_repeated"))
+        );
+        assert_eq!(
+            bad(&[("host", "a"), ("host", "b")]),
+            Some(Refusal::BadRequest("host_header_missing_or_repeated"))
+        );
+        assert_eq!(
+            bad(&[
+                ("host", "a"),
+                ("content-length", "1"),
+                ("content-length", "1")
+            ]),
+            Some(Refusal::BadRequest("duplicate_content_length"))
+        );
+        assert_eq!(
+            bad(&[
+                ("host", "a"),
+                ("content-length", "1"),
+                ("transfer-encoding", "chunked")
+            ]),
+            Some(Refusal::BadRequest("content_length_with_transfer_encoding"))
+        );
+        assert_eq!(
+            bad(&[("host", "a"), ("transfer-encoding", "gzip")]),
+            Some(Refusal::BadRequest("bad_transfer_encoding"))
+        );
+        assert_eq!(
+            bad(&[("host", "a"), ("content-length", "+5")]),
+            Some(Refusal::BadRequest("bad_content_length"))
+        );
+        assert_eq!(
+            bad(&[("host", "a"), ("transfer-encoding", "gzip, chunked")]),
+            None
+        );
+        assert_eq!(bad(&[("host", "a"), ("content-length", "5")]), None);
+    }
+
+    #[test]
+    fn limits_give_413_and_431() {
+        let big = "x".repeat(2000);
+        assert_eq!(
+            hygiene(&req(&[("host", "a"), ("x-big", &big)]), 1024, 10),
+            Some(Refusal::HeaderTooLarge)
+        );
+        assert_eq!(
+            hygiene(&req(&[("host", "a"), ("content-length", "11")]), 1024, 10),
+            Some(Refusal::PayloadTooLarge)
+        );
+    }
+
+    #[test]
+    fn request_ids_are_kept_when_sane_and_made_otherwise() {
+        assert_eq!(request_id(&req(&[("x-request-id", "abc-1")])), "abc-1");
+        let made = request_id(&req(&[("x-request-id", "bad id<script>")]));
+        assert_eq!(made.len(), 32);
+        assert_ne!(made, request_id(&req(&[])));
+    }
+}

@@ -1,0 +1,80 @@
+//! Backend choice for each attempt: the first attempt uses the pool the tier plan drew; a retry
+//! prefers an untried backend of the same pool, then the other pools in tier order.
+//! `failover_only` pools are used only while no lower tier has a live backend, so a retry never
+//! breaks an operator's "one writable side" rule.
+
+use super::Ctx;
+use crate::app::App;
+use crate::clock::now_ns;
+use crate::config::Spill;
+use crate::pool::select::pick;
+use crate::reload::Snapshot;
+use crate::respond::Refusal;
+use pingora::prelude::*;
+use pingora::proxy::Session;
+use pingora::upstreams::peer::HttpPeer;
+use std::time::Duration;
+
+/// How long an idle upstream connection stays in Pingora's pool.
+const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
+
+pub fn peer(app: &App, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
+    let Some(snap) = ctx.snap.clone() else {
+        return Error::e_explain(InternalError, "no snapshot pinned");
+    };
+    ctx.attempts += 1;
+    ctx.backend = None; // the previous attempt is over
+    let now = now_ns();
+    let mut rng = fastrand::Rng::new();
+    let first = ctx.pool.or(ctx.first_pool);
+    for pi in candidate_pools(&snap, first, now) {
+        let pool = &snap.pools[pi];
+        let plan = pool.plan();
+        if let Some(bi) = pick(&pool.backends, &plan, &ctx.tried, &mut rng, now) {
+            let backend = pool.backends[bi].clone();
+            let mut peer = HttpPeer::new(backend.addr, false, String::new());
+            let o = &mut peer.options;
+            o.connection_timeout = Some(pool.conf.connect_timeout);
+            o.total_connection_timeout = Some(pool.conf.connect_timeout);
+            o.read_timeout = Some(pool.conf.read_timeout);
+            o.write_timeout = Some(pool.conf.read_timeout);
+            o.idle_timeout = Some(UPSTREAM_IDLE);
+            ctx.backend = Some(backend.start());
+            ctx.tried.push(backend);
+            ctx.pool = Some(pi);
+            ctx.attempt_start_ns = now;
+            return Ok(Box::new(peer));
+        }
+    }
+    let m = app.maintenance.get();
+    ctx.refusal = Some(Refusal::Maintenance {
+        reason: "no_tier_can_serve",
+        message: m.message.clone(),
+        retry_after: m.retry_after,
+    });
+    Error::e_explain(HTTPStatus(503), "no backend can take the request")
+}
+
+/// Pools to try, in order: the chosen one first, then, when it has no untried backend left,
+/// every other eligible pool by ascending tier.
+fn candidate_pools(snap: &Snapshot, first: Option<usize>, now: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..snap.pools.len()).collect();
+    order.sort_by_key(|&i| (Some(i) != first, snap.pools[i].tier(), i));
+    order
+        .into_iter()
+        .filter(|&i| {
+            let p = &snap.pools[i];
+            Some(i) == first
+                || p.conf.spill == Spill::Gradual
+                || lower_tiers_dead(snap, p.tier(), now)
+        })
+        .collect()
+}
+
+/// True when no pool below `tier` has an available backend.
+fn lower_tiers_dead(snap: &Snapshot, tier: u32, now: u64) -> bool {
+    snap.pools
+        .iter()
+        .filter(|p| p.tier() < tier)
+        .all(|p| p.backends.iter().all(|b| !b.is_available(now)))
+}

@@ -1,0 +1,199 @@
+//! Config snapshots and the reload path: file → parse → validate → build → `ArcSwap::store`.
+//!
+//! A [`Snapshot`] is everything a request needs, immutable except for live backend state. It is
+//! built completely before it replaces the old one, so a bad file changes nothing; backends that
+//! stay (same pool, same address) are the same `Arc` in both, so their health, latency and
+//! slow-start survive; removed backends live on in the old snapshot until its last in-flight
+//! request drops it. Requests pin one snapshot for their whole life (`load_full`), so a reload
+//! never changes the ground under a request.
+
+use crate::clock::now_ns;
+use crate::config::{Config, ConfigErrors};
+use crate::pool::Pool;
+use crate::route::RouteTable;
+use crate::tier::{plan_tiers, TierPlan};
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One immutable generation of the routing config with its live pools.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub version: u64,
+    pub config: Arc<Config>,
+    pub routes: RouteTable,
+    pub pools: Vec<Arc<Pool>>,
+    tiers: ArcSwap<TierPlan>,
+}
+
+impl Snapshot {
+    /// Builds a snapshot, carrying backend state over from `previous`.
+    pub fn build(
+        config: Config,
+        previous: Option<&Snapshot>,
+        version: u64,
+        now_ns: u64,
+    ) -> Snapshot {
+        let pools: Vec<Arc<Pool>> = config
+            .pools
+            .iter()
+            .map(|pc| {
+                let prev = previous.and_then(|s| s.pools.iter().find(|p| p.name() == pc.name));
+                Arc::new(Pool::build(pc.clone(), prev.map(|p| p.as_ref()), now_ns))
+            })
+            .collect();
+        let tiers = plan_tiers(&pools);
+        Snapshot {
+            version,
+            routes: RouteTable::new(&config.routes),
+            config: Arc::new(config),
+            pools,
+            tiers: ArcSwap::from_pointee(tiers),
+        }
+    }
+
+    /// The current split of traffic across tiers.
+    pub fn tiers(&self) -> arc_swap::Guard<Arc<TierPlan>> {
+        self.tiers.load()
+    }
+
+    /// Re-plans every pool and the tiers. `end_window`: a planning tick ended (drain the
+    /// latency windows); false for an immediate re-plan after a health flip.
+    pub fn replan(&self, now_ns: u64, end_window: bool) {
+        for p in &self.pools {
+            if end_window {
+                let w = p.window.drain();
+                p.replan(now_ns, Some(&w));
+            } else {
+                p.replan(now_ns, None);
+            }
+        }
+        self.tiers.store(Arc::new(plan_tiers(&self.pools)));
+    }
+}
+
+/// The result of the last reload attempt, shown in `/status`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReloadReport {
+    pub ok: bool,
+    /// The version serving after the attempt.
+    pub version: u64,
+    /// Unix seconds.
+    pub at: u64,
+    pub errors: Vec<String>,
+    /// Keys that changed but only take effect after a restart.
+    pub restart_required: Vec<&'static str>,
+    pub trigger: String,
+}
+
+/// The (old, new) configs of a successful reload.
+pub type Swapped = (Arc<Config>, Arc<Config>);
+
+/// The snapshot store: the current snapshot and how to replace it.
+#[derive(Debug)]
+pub struct Store {
+    current: ArcSwap<Snapshot>,
+    path: PathBuf,
+    last: Mutex<Option<ReloadReport>>,
+    /// Serialises reloads (file watcher, SIGHUP and POST /reload may race).
+    gate: Mutex<()>,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Store {
+    pub fn new(config: Config, path: &Path) -> Store {
+        Store {
+            current: ArcSwap::from_pointee(Snapshot::build(config, None, 1, now_ns())),
+            path: path.to_path_buf(),
+            last: Mutex::new(None),
+            gate: Mutex::new(()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The current snapshot, pinned.
+    pub fn load(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// A cheap guard for short reads on the hot path.
+    pub fn peek(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.current.load()
+    }
+
+    pub fn last_report(&self) -> Option<ReloadReport> {
+        self.last.lock().map(|g| g.clone()).unwrap_or(None)
+    }
+
+    /// Re-reads the config file and, if valid, swaps in a new snapshot. On error the old one
+    /// keeps serving. Returns the report and, on success, the (old, new) configs.
+    pub fn reload(&self, trigger: &str) -> (ReloadReport, Option<Swapped>) {
+        let _g = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+        let old = self.load();
+        let (report, swapped) = match Config::load(&self.path) {
+            Err(errs) => (self.failure(&old, &errs, trigger), None),
+            Ok(cfg) => {
+                let restart = restart_required(&old.config, &cfg);
+                let snap = Snapshot::build(cfg, Some(&old), old.version + 1, now_ns());
+                let new_cfg = snap.config.clone();
+                let report = ReloadReport {
+                    ok: true,
+                    version: snap.version,
+                    at: unix_now(),
+                    errors: vec![],
+                    restart_required: restart,
+                    trigger: trigger.to_string(),
+                };
+                self.current.store(Arc::new(snap));
+                (report, Some((old.config.clone(), new_cfg)))
+            }
+        };
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(report.clone());
+        }
+        (report, swapped)
+    }
+
+    fn failure(&self, old: &Snapshot, errs: &ConfigErrors, trigger: &str) -> ReloadReport {
+        ReloadReport {
+            ok: false,
+            version: old.version,
+            at: unix_now(),
+            errors: errs.to_string().lines().map(String::from).collect(),
+            restart_required: vec![],
+            trigger: trigger.to_string(),
+        }
+    }
+}
+
+/// Keys whose change needs a restart (or `--upgrade`): listeners and worker threads.
+pub fn restart_required(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut keys = vec![];
+    if old.listen != new.listen {
+        keys.push("listen");
+    }
+    if old.admin.listen != new.admin.listen {
+        keys.push("admin.listen");
+    }
+    if old.server.threads != new.server.threads {
+        keys.push("server.threads");
+    }
+    if old.server.grace != new.server.grace {
+        keys.push("server.grace");
+    }
+    if old.limits.max_connections != new.limits.max_connections {
+        keys.push("limits.max_connections");
+    }
+    keys
+}

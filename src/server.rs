@@ -1,0 +1,89 @@
+//! Wires the Pingora server: the proxy service on the `listen` addresses, the admin service on
+//! `admin.listen`, and the background service. Pingora's defaults that bite are set here:
+//! worker threads (default 1), grace period (default 300 s), retries (default 16 attempts).
+
+use crate::admin::Admin;
+use crate::app::App;
+use crate::background::Background;
+use crate::config::Config;
+use crate::proxy::Proxy;
+use pingora::proxy::http_proxy_service_with_name;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::{RunArgs, Server};
+use pingora::services::background::background_service;
+use pingora::services::listening::Service;
+use std::path::Path;
+
+/// Hard cap on attempts per request; the config's `retry.max_attempts` (≤ 10) is the real bound.
+const MAX_ATTEMPTS: usize = 10;
+
+/// Loads the config and serves until shutdown.
+pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
+    let config = Config::load(config_path).map_err(|e| e.to_string())?;
+    for w in &config.warnings {
+        tracing::warn!(
+            "{}:{}:{}: {}",
+            config_path.display(),
+            w.line,
+            w.col,
+            w.message
+        );
+    }
+    let app = App::new(config.clone(), config_path);
+
+    let conf = ServerConf {
+        threads: config.server.threads.max(1),
+        // Our background service exits as soon as the drain is done; Pingora's own timer is
+        // only the backstop.
+        grace_period_seconds: Some(config.server.grace.as_secs() + 2),
+        graceful_shutdown_timeout_seconds: Some(1),
+        max_retries: MAX_ATTEMPTS,
+        upgrade_sock: std::env::var("FIREBREAK_UPGRADE_SOCK")
+            .unwrap_or_else(|_| "/tmp/firebreak_upgrade.sock".into()),
+        pid_file: std::env::var("FIREBREAK_PID_FILE")
+            .unwrap_or_else(|_| "/tmp/firebreak.pid".into()),
+        ..ServerConf::default()
+    };
+    let opt = Opt {
+        upgrade,
+        ..Default::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    server.bootstrap();
+
+    let mut proxy = http_proxy_service_with_name(
+        &server.configuration,
+        Proxy::new(app.clone()),
+        "firebreak proxy",
+    );
+    for addr in &config.listen.http {
+        proxy.add_tcp(&addr.to_string());
+    }
+    for tls in &config.listen.https {
+        let (cert, key) = (
+            tls.cert.display().to_string(),
+            tls.key.display().to_string(),
+        );
+        proxy
+            .add_tls(&tls.addr.to_string(), &cert, &key)
+            .map_err(|e| format!("TLS listener {}: {e}", tls.addr))?;
+    }
+    let mut admin = Service::new("firebreak admin".to_string(), Admin::new(app.clone()));
+    admin.add_tcp(&config.admin.listen.to_string());
+    admin.threads = Some(1);
+
+    server.add_service(proxy);
+    server.add_service(admin);
+    server.add_service(background_service(
+        "firebreak background",
+        Background::new(app),
+    ));
+    tracing::info!(
+        http = ?config.listen.http,
+        admin = %config.admin.listen,
+        threads = config.server.threads,
+        "firebreak starting"
+    );
+    server.run(RunArgs::default());
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! Black-box test harness shared by the integration tests in `tests/*.rs` (each does `mod support;`).
+//!
+//! It runs the real `firebreak` binary (`proxy`), real HTTP origins on loopback sockets
+//! (`origin`, async on a harness-owned tokio runtime) and a raw blocking client (`client`), so
+//! tests stay plain synchronous `#[test]` functions and assert only what a user could observe.
+#![allow(dead_code, unused_imports)]
+
+pub mod client;
+pub mod origin;
+pub mod proxy;
+
+pub use client::{get, request, request_timeout, send_raw, send_raw_timeout, RawResult, Resp};
+pub use origin::{Behaviour, Origin};
+pub use proxy::Proxy;
+
+use std::time::{Duration, Instant};
+
+/// Polls `cond` every 20 ms until it is true (returns true) or `timeout` passes (returns false).
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
