@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod client;
+pub mod conf;
 pub mod origin;
 pub mod proxy;
 

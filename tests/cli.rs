@@ -1,0 +1,89 @@
+//! The command line: `check` on shipped and broken configs, `--version`, `--help`.
+
+mod support;
+
+use support::proxy::{cli, scratch_dir};
+
+#[test]
+fn every_shipped_config_passes_check() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conf");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = cli(&["check", "--config", path.to_str().unwrap()]);
+            assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stdout));
+            n += 1;
+        }
+    }
+    assert!(n >= 2, "conf/ should ship firebreak.toml and demo.toml");
+}
+
+#[test]
+fn a_broken_config_fails_check_naming_each_line() {
+    let dir = scratch_dir("check");
+    let path = dir.join("broken.toml");
+    std::fs::write(
+        &path,
+        r#"[listen]
+http = ["127.0.0.1:8080"]
+
+[[pool]]
+name = "primary"
+backends = [{ addr = "not-an-address", weight = 1 }]
+
+[[route]]
+name = "default"
+path_prefix = "nope"
+colour = "blue"
+"#,
+    )
+    .unwrap();
+    let out = cli(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let p = path.display().to_string();
+    assert!(text.lines().all(|l| l.starts_with(&format!("{p}:"))), "{text}");
+    assert!(text.contains(&format!("{p}:11:1: unknown field `colour`")), "unknown key on line 11 not named: {text}");
+}
+
+#[test]
+fn a_config_with_several_semantic_errors_reports_them_all() {
+    let dir = scratch_dir("check2");
+    let path = dir.join("bad.toml");
+    std::fs::write(
+        &path,
+        r#"[[pool]]
+name = "primary"
+backends = [{ addr = "not-an-address", weight = 1 }]
+
+[[pool]]
+name = "primary"
+backends = []
+
+[[route]]
+name = "default"
+path_prefix = "nope"
+"#,
+    )
+    .unwrap();
+    let out = cli(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let p = path.display().to_string();
+    for line in [3, 6, 7, 11] {
+        assert!(text.contains(&format!("{p}:{line}:")), "line {line} not reported: {text}");
+    }
+}
+
+#[test]
+fn version_and_help() {
+    let v = cli(&["--version"]);
+    assert!(v.status.success());
+    assert!(String::from_utf8_lossy(&v.stdout).contains(env!("CARGO_PKG_VERSION")));
+    let h = cli(&["--help"]);
+    let text = String::from_utf8_lossy(&h.stdout);
+    for cmd in ["run", "check", "demo"] {
+        assert!(text.contains(cmd), "{text}");
+    }
+}
