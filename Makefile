@@ -1,0 +1,17 @@
+# firebreak developer commands. `make demo` and `make test` work on a fresh Debian machine with
+# only the Rust toolchain: they install what is missing first (.ci/deps).
+
+.PHONY: demo test check deps bench
+
+demo:
+	@./.ci/deps
+	cargo run --release -- demo
+
+test:
+	@./.ci/deps test
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo test --all-targets
+
+deps:
+	@./.ci/deps test
