@@ -19,7 +19,10 @@ fn setup() -> (Origin, Origin, Proxy) {
     let a = Origin::start("a", Behaviour::Normal);
     let s = Origin::start("standby", Behaviour::Normal);
     let p = Proxy::start_with_env(&two_tier(&[(&a, 1)], &[&s], "", ""), &[TOKEN]);
-    assert!(wait_until(Duration::from_secs(5), || p.admin_get("/readyz").map(|r| r.status == 200).unwrap_or(false)));
+    assert!(wait_until(Duration::from_secs(5), || p
+        .admin_get("/readyz")
+        .map(|r| r.status == 200)
+        .unwrap_or(false)));
     (a, s, p)
 }
 
@@ -29,7 +32,11 @@ fn metrics_follow_the_contract_and_pass_promtool() {
     for i in 0..20 {
         get(p.http_addr(), &format!("/login/{i}")).unwrap();
     }
-    assert!(wait_until(Duration::from_secs(2), || p.admin_get("/metrics").unwrap().text().contains("firebreak_backend_up{")));
+    assert!(wait_until(Duration::from_secs(2), || p
+        .admin_get("/metrics")
+        .unwrap()
+        .text()
+        .contains("firebreak_backend_up{")));
     let m = p.admin_get("/metrics").unwrap();
     assert_eq!(m.status, 200);
     let text = m.text();
@@ -42,7 +49,9 @@ fn metrics_follow_the_contract_and_pass_promtool() {
     ] {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
     }
-    let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"].into_iter().find(|p| std::path::Path::new(p).exists());
+    let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
     let Some(promtool) = promtool else {
         panic!("promtool is not installed: .ci/run installs Debian's prometheus package; run it or `apt-get install prometheus`");
     };
@@ -54,9 +63,19 @@ fn metrics_follow_the_contract_and_pass_promtool() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "promtool: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -67,14 +86,29 @@ fn health_readiness_status_and_the_page() {
     assert_eq!(st["version"], 1);
     assert_eq!(st["pools"][0]["name"], "primary");
     assert_eq!(st["pools"][0]["tier"], 0);
-    assert_eq!(st["pools"][0]["backends"][0]["address"], a.addr().to_string());
+    assert_eq!(
+        st["pools"][0]["backends"][0]["address"],
+        a.addr().to_string()
+    );
     assert_eq!(st["pools"][0]["backends"][0]["weight"], 1);
-    for key in ["effective_share", "latency_ms", "in_flight", "limit", "health"] {
-        assert!(st["pools"][0]["backends"][0].get(key).is_some(), "status lacks {key}");
+    for key in [
+        "effective_share",
+        "latency_ms",
+        "in_flight",
+        "limit",
+        "health",
+    ] {
+        assert!(
+            st["pools"][0]["backends"][0].get(key).is_some(),
+            "status lacks {key}"
+        );
     }
     assert_eq!(st["maintenance"]["enabled"], false);
     let page = p.admin_get("/").unwrap();
-    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
     assert!(page.text().contains("/status"));
     // The public listener never serves admin endpoints: they go to the origin like any path.
     let r = get(p.http_addr(), "/metrics").unwrap();
@@ -82,42 +116,93 @@ fn health_readiness_status_and_the_page() {
     // Both tiers gone: not ready.
     a.kill();
     s.kill();
-    assert!(wait_until(Duration::from_secs(3), || p.admin_get("/readyz").unwrap().status == 503));
+    assert!(wait_until(Duration::from_secs(3), || p
+        .admin_get("/readyz")
+        .unwrap()
+        .status
+        == 503));
     assert_eq!(p.admin_get("/healthz").unwrap().status, 200);
 }
 
 #[test]
 fn post_endpoints_need_the_token() {
     let (_a, _s, p) = setup();
-    assert_eq!(post(&p, "/maintenance", None, r#"{"enabled":true}"#).status, 401);
-    assert_eq!(post(&p, "/maintenance", Some("wrong"), r#"{"enabled":true}"#).status, 401);
+    assert_eq!(
+        post(&p, "/maintenance", None, r#"{"enabled":true}"#).status,
+        401
+    );
+    assert_eq!(
+        post(&p, "/maintenance", Some("wrong"), r#"{"enabled":true}"#).status,
+        401
+    );
     assert_eq!(post(&p, "/reload", Some("nope"), "").status, 401);
-    assert_eq!(get(p.http_addr(), "/").unwrap().status, 200, "nothing changed");
+    assert_eq!(
+        get(p.http_addr(), "/").unwrap().status,
+        200,
+        "nothing changed"
+    );
     // Without a configured token, POSTs are off altogether.
     let a2 = Origin::start("a2", Behaviour::Normal);
     let s2 = Origin::start("s2", Behaviour::Normal);
     let p2 = Proxy::start(&two_tier(&[(&a2, 1)], &[&s2], "", ""));
-    assert_eq!(post(&p2, "/maintenance", Some(TOKEN.1), r#"{"enabled":true}"#).status, 403);
+    assert_eq!(
+        post(&p2, "/maintenance", Some(TOKEN.1), r#"{"enabled":true}"#).status,
+        403
+    );
     assert_eq!(post(&p2, "/reload", Some(TOKEN.1), "").status, 403);
 }
 
 #[test]
 fn maintenance_can_be_switched_on_and_off_at_run_time() {
     let (a, _s, p) = setup();
-    let r = post(&p, "/maintenance", Some(TOKEN.1), r#"{"enabled": true, "message": "Back at 14:00", "retry_after": "5m"}"#);
+    let r = post(
+        &p,
+        "/maintenance",
+        Some(TOKEN.1),
+        r#"{"enabled": true, "message": "Back at 14:00", "retry_after": "5m"}"#,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let hits = a.hits();
-    let r = request(p.http_addr(), "GET", "/orders", &[("Accept", "application/json")], b"").unwrap();
+    let r = request(
+        p.http_addr(),
+        "GET",
+        "/orders",
+        &[("Accept", "application/json")],
+        b"",
+    )
+    .unwrap();
     assert_eq!(r.status, 503);
     assert_eq!(r.header("retry-after"), Some("300"));
     assert_eq!(r.json()["message"], "Back at 14:00");
     assert_eq!(a.hits(), hits, "maintenance answers never reach a backend");
-    assert!(wait_until(Duration::from_secs(2), || p.admin_get("/metrics").unwrap().text().contains("firebreak_maintenance_active 1")));
-    assert_eq!(p.admin_get("/status").unwrap().json()["maintenance"]["enabled"], true);
-    assert_eq!(post(&p, "/maintenance", Some(TOKEN.1), r#"{"enabled": false}"#).status, 200);
+    assert!(wait_until(Duration::from_secs(2), || p
+        .admin_get("/metrics")
+        .unwrap()
+        .text()
+        .contains("firebreak_maintenance_active 1")));
+    assert_eq!(
+        p.admin_get("/status").unwrap().json()["maintenance"]["enabled"],
+        true
+    );
+    assert_eq!(
+        post(&p, "/maintenance", Some(TOKEN.1), r#"{"enabled": false}"#).status,
+        200
+    );
     assert_eq!(get(p.http_addr(), "/orders").unwrap().status, 200);
-    assert_eq!(post(&p, "/maintenance", Some(TOKEN.1), r#"{"enabled": "yes"}"#).status, 400);
-    assert_eq!(post(&p, "/maintenance", Some(TOKEN.1), r#"{"enabled": true, "retry_after": "soon"}"#).status, 400);
+    assert_eq!(
+        post(&p, "/maintenance", Some(TOKEN.1), r#"{"enabled": "yes"}"#).status,
+        400
+    );
+    assert_eq!(
+        post(
+            &p,
+            "/maintenance",
+            Some(TOKEN.1),
+            r#"{"enabled": true, "retry_after": "soon"}"#
+        )
+        .status,
+        400
+    );
 }
 
 #[test]
@@ -128,24 +213,38 @@ fn reload_applies_a_good_file_and_refuses_a_bad_one() {
     let r = post(&p, "/reload", Some(TOKEN.1), "");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["version"], 2);
-    assert!(wait_until(Duration::from_secs(3), || {
-        let _ = get(p.http_addr(), "/x");
-        b.hits() > 0
-    }), "the added backend never got traffic");
+    assert!(
+        wait_until(Duration::from_secs(3), || {
+            let _ = get(p.http_addr(), "/x");
+            b.hits() > 0
+        }),
+        "the added backend never got traffic"
+    );
     std::fs::write(p.config_path(), "[[pool]]\nname = 1\n").unwrap();
     let r = post(&p, "/reload", Some(TOKEN.1), "");
     assert_eq!(r.status, 400);
     assert!(r.text().contains(":2:"), "{}", r.text());
-    assert_eq!(get(p.http_addr(), "/still").unwrap().status, 200, "the old config keeps serving");
+    assert_eq!(
+        get(p.http_addr(), "/still").unwrap().status,
+        200,
+        "the old config keeps serving"
+    );
     let st = p.admin_get("/status").unwrap().json();
     assert_eq!(st["version"], 2);
     assert_eq!(st["last_reload"]["ok"], false);
     let m = p.admin_get("/metrics").unwrap().text();
-    assert!(m.contains(r#"firebreak_config_reloads_total{result="failure"} 1"#), "{m}");
+    assert!(
+        m.contains(r#"firebreak_config_reloads_total{result="failure"} 1"#),
+        "{m}"
+    );
     // SIGHUP reloads too.
     p.rewrite_config(&two_tier(&[(&a, 1)], &[&s], "", ""));
     p.signal("HUP");
-    assert!(wait_until(Duration::from_secs(3), || p.admin_get("/status").unwrap().json()["version"] == 3));
+    assert!(wait_until(Duration::from_secs(3), || p
+        .admin_get("/status")
+        .unwrap()
+        .json()["version"]
+        == 3));
 }
 
 #[test]
@@ -153,14 +252,24 @@ fn sigterm_drains_in_flight_requests_then_exits_zero() {
     let a = Origin::start("a", Behaviour::Delay(Duration::from_millis(700)));
     let s = Origin::start("standby", Behaviour::Normal);
     let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
-    assert!(wait_until(Duration::from_secs(5), || p.admin_get("/readyz").map(|r| r.status == 200).unwrap_or(false)));
+    assert!(wait_until(Duration::from_secs(5), || p
+        .admin_get("/readyz")
+        .map(|r| r.status == 200)
+        .unwrap_or(false)));
     let addr = p.http_addr();
     let slow = std::thread::spawn(move || get(addr, "/slow"));
     assert!(wait_until(Duration::from_secs(2), || a.hits() == 1));
     let t0 = std::time::Instant::now();
     p.signal("TERM");
-    let r = slow.join().unwrap().expect("the in-flight request completes");
+    let r = slow
+        .join()
+        .unwrap()
+        .expect("the in-flight request completes");
     assert_eq!(r.status, 200);
     assert_eq!(p.wait_exit(Duration::from_secs(5)), Some(0));
-    assert!(t0.elapsed() < Duration::from_secs(3), "exit waited for the whole grace: {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "exit waited for the whole grace: {:?}",
+        t0.elapsed()
+    );
 }

@@ -12,7 +12,10 @@ fn origin_of(r: &support::Resp) -> String {
 
 fn ready(p: &Proxy) {
     assert!(
-        wait_until(Duration::from_secs(5), || p.admin_get("/readyz").map(|r| r.status == 200).unwrap_or(false)),
+        wait_until(Duration::from_secs(5), || p
+            .admin_get("/readyz")
+            .map(|r| r.status == 200)
+            .unwrap_or(false)),
         "proxy never became ready: {}",
         p.stderr_text()
     );
@@ -28,7 +31,11 @@ fn weights_3_to_1_split_75_25() {
     // Both primary backends must be up before counting.
     assert!(wait_until(Duration::from_secs(5), || {
         let st = p.admin_get("/status").unwrap().json();
-        st["pools"][0]["backends"].as_array().unwrap().iter().all(|b| b["health"] == "up")
+        st["pools"][0]["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["health"] == "up")
     }));
     let mut on_a = 0;
     for i in 0..400 {
@@ -40,7 +47,10 @@ fn weights_3_to_1_split_75_25() {
     }
     assert_eq!(s.hits(), 0, "a healthy primary keeps all its traffic");
     let share = on_a as f64 / 400.0;
-    assert!((share - 0.75).abs() <= 0.075, "share of the weight-3 backend: {share}");
+    assert!(
+        (share - 0.75).abs() <= 0.075,
+        "share of the weight-3 backend: {share}"
+    );
 }
 
 #[test]
@@ -57,12 +67,18 @@ fn a_backend_failing_checks_gets_no_traffic_within_two_intervals() {
     b.set_healthy(false);
     // fall = 2 at a 100 ms interval: out after ~200 ms; allow two intervals of slack beyond.
     std::thread::sleep(Duration::from_millis(400));
-    b.reset_counts();
+    for o in [&a, &b, &s] {
+        o.reset_counts();
+    }
     for _ in 0..100 {
         assert_eq!(get(p.http_addr(), "/x").unwrap().status, 200);
     }
     assert_eq!(b.hits(), 0, "an unhealthy backend still got traffic");
-    assert_eq!(a.hits() + s.hits(), 100, "the rest went to the healthy backend and the standby");
+    assert_eq!(
+        a.hits() + s.hits(),
+        100,
+        "the rest went to the healthy backend and the standby"
+    );
     let st = p.admin_get("/status").unwrap().json();
     assert_eq!(st["pools"][0]["backends"][1]["health"], "down");
     assert_eq!(st["pools"][0]["state"], "degraded");
@@ -74,13 +90,26 @@ fn request_id_and_forwarding_headers_reach_the_backend_and_the_client() {
     let s = Origin::start("s", Behaviour::Normal);
     let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
     ready(&p);
-    let r = support::request(p.http_addr(), "GET", "/x", &[("X-Request-Id", "trace-42")], b"").unwrap();
+    let r = support::request(
+        p.http_addr(),
+        "GET",
+        "/x",
+        &[("X-Request-Id", "trace-42")],
+        b"",
+    )
+    .unwrap();
     assert_eq!(r.header("x-request-id"), Some("trace-42"));
     assert_eq!(a.seen_header("x-request-id").as_deref(), Some("trace-42"));
-    assert_eq!(a.seen_header("x-forwarded-for").as_deref(), Some("127.0.0.1"));
+    assert_eq!(
+        a.seen_header("x-forwarded-for").as_deref(),
+        Some("127.0.0.1")
+    );
     assert_eq!(a.seen_header("x-forwarded-proto").as_deref(), Some("http"));
     let r = get(p.http_addr(), "/y").unwrap();
-    let id = r.header("x-request-id").expect("generated request id").to_string();
+    let id = r
+        .header("x-request-id")
+        .expect("generated request id")
+        .to_string();
     assert_eq!(id.len(), 32);
     assert_eq!(a.seen_header("x-request-id"), Some(id));
 }

@@ -12,7 +12,12 @@ fn every_shipped_config_passes_check() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let out = cli(&["check", "--config", path.to_str().unwrap()]);
-            assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stdout));
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stdout)
+            );
             n += 1;
         }
     }
@@ -43,8 +48,14 @@ colour = "blue"
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     let p = path.display().to_string();
-    assert!(text.lines().all(|l| l.starts_with(&format!("{p}:"))), "{text}");
-    assert!(text.contains(&format!("{p}:11:1: unknown field `colour`")), "unknown key on line 11 not named: {text}");
+    assert!(
+        text.lines().all(|l| l.starts_with(&format!("{p}:"))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{p}:11:1: unknown field `colour`")),
+        "unknown key on line 11 not named: {text}"
+    );
 }
 
 #[test]
@@ -72,7 +83,10 @@ path_prefix = "nope"
     let text = String::from_utf8_lossy(&out.stdout);
     let p = path.display().to_string();
     for line in [3, 6, 7, 11] {
-        assert!(text.contains(&format!("{p}:{line}:")), "line {line} not reported: {text}");
+        assert!(
+            text.contains(&format!("{p}:{line}:")),
+            "line {line} not reported: {text}"
+        );
     }
 }
 

@@ -48,20 +48,42 @@ fn the_whole_incident_loses_no_get_and_ends_on_the_maintenance_page() {
     s.kill();
     let t0 = Instant::now();
     assert!(
-        wait_until(Duration::from_secs(3), || get(p.http_addr(), "/x").map(|r| r.status == 503).unwrap_or(false)),
+        wait_until(Duration::from_secs(3), || get(p.http_addr(), "/x")
+            .map(|r| r.status == 503)
+            .unwrap_or(false)),
         "no maintenance answer within 3 s"
     );
     assert!(t0.elapsed() < Duration::from_secs(3));
-    let json = request(p.http_addr(), "GET", "/api/x", &[("Accept", "application/json")], b"").unwrap();
+    let json = request(
+        p.http_addr(),
+        "GET",
+        "/api/x",
+        &[("Accept", "application/json")],
+        b"",
+    )
+    .unwrap();
     assert_eq!(json.status, 503);
     assert_eq!(json.header("retry-after"), Some("30"));
     assert!(json.header("x-request-id").is_some());
     let v = json.json();
     assert_eq!(v["error"], "maintenance");
-    assert_eq!(v["message"], "fireTMS is moving to backup servers. Your data is safe.");
-    let html = request(p.http_addr(), "GET", "/", &[("Accept", "text/html,*/*;q=0.8")], b"").unwrap();
+    assert_eq!(
+        v["message"],
+        "fireTMS is moving to backup servers. Your data is safe."
+    );
+    let html = request(
+        p.http_addr(),
+        "GET",
+        "/",
+        &[("Accept", "text/html,*/*;q=0.8")],
+        b"",
+    )
+    .unwrap();
     assert_eq!(html.status, 503);
-    assert!(html.header("content-type").unwrap().starts_with("text/html"));
+    assert!(html
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
     assert!(html.text().contains("Your data is safe."));
     assert_eq!(p.admin_get("/readyz").unwrap().status, 503);
 
@@ -69,15 +91,24 @@ fn the_whole_incident_loses_no_get_and_ends_on_the_maintenance_page() {
     a.restart();
     b.restart();
     assert!(
-        wait_until(Duration::from_secs(5), || get(p.http_addr(), "/back").map(|r| r.status == 200).unwrap_or(false)),
+        wait_until(Duration::from_secs(5), || get(p.http_addr(), "/back")
+            .map(|r| r.status == 200)
+            .unwrap_or(false)),
         "primary never took traffic back"
     );
     a.reset_counts();
     b.reset_counts();
     for i in 0..50 {
-        assert_eq!(get(p.http_addr(), &format!("/after/{i}")).unwrap().status, 200);
+        assert_eq!(
+            get(p.http_addr(), &format!("/after/{i}")).unwrap().status,
+            200
+        );
     }
-    assert_eq!(a.hits() + b.hits(), 50, "a healthy primary carries everything again");
+    assert_eq!(
+        a.hits() + b.hits(),
+        50,
+        "a healthy primary carries everything again"
+    );
 }
 
 #[test]
@@ -87,14 +118,25 @@ fn a_post_in_flight_when_its_backend_dies_is_never_sent_twice() {
     let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
     ready(&p);
     let addr = p.http_addr();
-    let client = std::thread::spawn(move || request(addr, "POST", "/orders", &[("Content-Type", "text/plain")], b"order-1"));
+    let client = std::thread::spawn(move || {
+        request(
+            addr,
+            "POST",
+            "/orders",
+            &[("Content-Type", "text/plain")],
+            b"order-1",
+        )
+    });
     assert!(wait_until(Duration::from_secs(3), || a.applied().len() == 1));
     a.kill();
     let r = client.join().unwrap().expect("an answer, not a hang");
     assert_eq!(r.status, 502, "the in-flight POST fails cleanly");
     assert!(r.text().contains("could not be reached") || r.json()["error"] == "bad_gateway");
     assert_eq!(a.applied(), vec!["order-1".to_string()]);
-    assert!(s.applied().is_empty(), "the POST was replayed on the standby");
+    assert!(
+        s.applied().is_empty(),
+        "the POST was replayed on the standby"
+    );
     // Later POSTs go to the standby (the connect failure proves nothing was sent).
     let r = request(addr, "POST", "/orders", &[], b"order-2").unwrap();
     assert_eq!(r.status, 200);
@@ -107,13 +149,22 @@ fn failover_only_standby_waits_until_the_whole_primary_is_down() {
     let a = Origin::start("a", Behaviour::Normal);
     let b = Origin::start("b", Behaviour::Normal);
     let s = Origin::start("standby", Behaviour::Normal);
-    let p = Proxy::start(&two_tier(&[(&a, 1), (&b, 1)], &[&s], r#"spill = "failover_only""#, ""));
+    let p = Proxy::start(&two_tier(
+        &[(&a, 1), (&b, 1)],
+        &[&s],
+        r#"spill = "failover_only""#,
+        "",
+    ));
     ready(&p);
     a.kill();
     for i in 0..100 {
         assert_eq!(get(p.http_addr(), &format!("/{i}")).unwrap().status, 200);
     }
-    assert_eq!(s.hits(), 0, "a failover_only standby took traffic while the primary was partly up");
+    assert_eq!(
+        s.hits(),
+        0,
+        "a failover_only standby took traffic while the primary was partly up"
+    );
     b.kill();
     for i in 0..50 {
         assert_eq!(get(p.http_addr(), &format!("/{i}")).unwrap().status, 200);

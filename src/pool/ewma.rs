@@ -6,12 +6,21 @@
 //! The cost used for selection multiplies the estimate by the outstanding requests + 1, which
 //! makes a busy backend look as expensive as a slow one.
 //!
+//! Beside the peak estimate it keeps a plain (symmetric) EWMA with a longer time constant: the
+//! planner's speed factor uses that one, so a single scheduling hiccup on a sub-millisecond
+//! backend does not cut its share for seconds, while sustained slowness still does.
+//!
 //! Time is passed in (`now_ns`), never read here, so the decay is unit-testable.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Decay time constant: after `TAU_NS` without new samples an old peak has fallen to ~37 %.
 pub const TAU_NS: f64 = 2_000_000_000.0;
+
+/// Time constant of the smooth estimate.
+pub const SMOOTH_TAU_NS: f64 = 5_000_000_000.0;
+/// Weight of one sample in the smooth estimate when samples arrive back to back.
+const SMOOTH_MIN_WEIGHT: f64 = 0.05;
 
 /// The estimate a backend starts with before any sample (assume "fast", like tower's default).
 pub const DEFAULT_RTT_NS: f64 = 1_000_000.0;
@@ -21,6 +30,8 @@ pub const DEFAULT_RTT_NS: f64 = 1_000_000.0;
 pub struct PeakEwma {
     /// f64 bits of the estimate.
     rtt: AtomicU64,
+    /// f64 bits of the smooth estimate.
+    smooth: AtomicU64,
     /// Timestamp (ns, caller's clock) of the last update.
     stamp: AtomicU64,
 }
@@ -29,6 +40,7 @@ impl PeakEwma {
     pub fn new(now_ns: u64) -> Self {
         Self {
             rtt: AtomicU64::new(DEFAULT_RTT_NS.to_bits()),
+            smooth: AtomicU64::new(DEFAULT_RTT_NS.to_bits()),
             stamp: AtomicU64::new(now_ns),
         }
     }
@@ -51,6 +63,18 @@ impl PeakEwma {
                 };
                 Some(next.to_bits())
             });
+        let w = (1.0 - (-elapsed / SMOOTH_TAU_NS).exp()).clamp(SMOOTH_MIN_WEIGHT, 1.0);
+        let _ = self
+            .smooth
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                let cur = f64::from_bits(bits);
+                Some((cur * (1.0 - w) + sample * w).to_bits())
+            });
+    }
+
+    /// The smooth (non-peak) estimate in ns.
+    pub fn smooth(&self) -> f64 {
+        f64::from_bits(self.smooth.load(Ordering::Relaxed))
     }
 
     /// The current estimate (ns). Only new samples move it (as in tower).
@@ -61,6 +85,8 @@ impl PeakEwma {
     /// Resets to the default (a backend coming back from the dead starts fresh).
     pub fn reset(&self, now_ns: u64) {
         self.rtt.store(DEFAULT_RTT_NS.to_bits(), Ordering::Relaxed);
+        self.smooth
+            .store(DEFAULT_RTT_NS.to_bits(), Ordering::Relaxed);
         self.stamp.store(now_ns, Ordering::Relaxed);
     }
 }
@@ -89,6 +115,29 @@ mod tests {
         e.observe(10 * MS, 100 * MS + 20_000 * MS);
         let v = e.get() / MS as f64;
         assert!(v < 10.1, "{v}");
+    }
+
+    #[test]
+    fn the_smooth_estimate_shrugs_off_one_spike_but_follows_a_trend() {
+        let e = PeakEwma::new(0);
+        let mut now = 0;
+        for _ in 0..100 {
+            now += MS;
+            e.observe(MS / 2, now);
+        }
+        now += MS;
+        e.observe(20 * MS, now);
+        assert!(e.get() >= 20.0 * MS as f64, "the peak jumps");
+        assert!(
+            e.smooth() < 2.0 * MS as f64,
+            "one spike barely moves the smooth estimate: {}",
+            e.smooth()
+        );
+        for _ in 0..200 {
+            now += MS;
+            e.observe(20 * MS, now);
+        }
+        assert!(e.smooth() > 15.0 * MS as f64, "{}", e.smooth());
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Per-tick pool planning: effective weights, healthy fraction, latency against baseline.
 //!
 //! * **Effective weight** of a backend = configured weight × slow-start ramp × speed factor, or
-//!   0 when unavailable. The speed factor, `clamp(1.5 × fastest_ewma / own_ewma, 0.05, 1)`,
-//!   lowers the share of a backend that is much slower than its peers; within 1.5× of the
-//!   fastest it is 1, so noise never skews the configured weights (3:1 stays 75/25).
+//!   0 when unavailable. The speed factor, `clamp((1.5 × fastest + 5 ms) / own, 0.05, 1)` over
+//!   the smooth latency estimates, lowers the share of a backend that is much slower than its
+//!   peers; within 1.5× (+5 ms) of the fastest it is 1, so noise never skews the configured
+//!   weights (3:1 stays 75/25).
 //! * **Health** = Σ available weight × ramp ÷ Σ configured weight: the tier planner's capacity
 //!   signal (Envoy's priority-load model uses the same healthy fraction).
 //! * **Latency factor**: the window's p50 against the pool's own baseline (a minimum that rises
@@ -26,6 +27,8 @@ const BASELINE_RISE_NS: f64 = 300e9;
 const RECOVER_NS: f64 = 2e9;
 const SPEED_TOLERANCE: f64 = 1.5;
 const SPEED_FLOOR: f64 = 0.05;
+/// Latency differences below this are noise, not a slower backend.
+const SPEED_SLACK_NS: f64 = 5e6;
 
 /// Latency memory of a pool, carried across ticks and reloads.
 #[derive(Debug, Clone)]
@@ -92,7 +95,7 @@ pub(super) fn plan_pool(
     let fastest = backends
         .iter()
         .filter(|b| b.is_available(now_ns) && b.samples() > 0)
-        .map(|b| b.ewma.get())
+        .map(|b| b.ewma.smooth())
         .fold(f64::INFINITY, f64::min);
     let mut total = 0.0;
     let mut healthy = 0.0;
@@ -112,7 +115,8 @@ pub(super) fn plan_pool(
             let ramp = b.health.ramp(slow_start_ns, now_ns);
             healthy += w * ramp;
             let speed = if b.samples() > 0 && fastest.is_finite() {
-                (SPEED_TOLERANCE * fastest / b.ewma.get().max(1.0)).clamp(SPEED_FLOOR, 1.0)
+                ((SPEED_TOLERANCE * fastest + SPEED_SLACK_NS) / b.ewma.smooth().max(1.0))
+                    .clamp(SPEED_FLOOR, 1.0)
             } else {
                 1.0
             };

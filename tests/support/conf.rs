@@ -4,7 +4,8 @@
 use super::Origin;
 
 /// Health settings used by test configs: 100 ms interval, rise 2, fall 2.
-pub const HEALTH: &str = r#"{ path = "/health", interval = "100ms", timeout = "80ms", rise = 2, fall = 2 }"#;
+pub const HEALTH: &str =
+    r#"{ path = "/health", interval = "100ms", timeout = "80ms", rise = 2, fall = 2 }"#;
 
 fn backends(list: &[(&Origin, u32)]) -> String {
     let items: Vec<String> = list
@@ -16,7 +17,12 @@ fn backends(list: &[(&Origin, u32)]) -> String {
 
 /// A two-tier config. `pool_extra` is added to both pools (e.g. `spill = ...` is not allowed
 /// there twice, so pass per-pool keys through `standby_extra`), `tail` after everything.
-pub fn two_tier(primary: &[(&Origin, u32)], standby: &[&Origin], standby_extra: &str, tail: &str) -> String {
+pub fn two_tier(
+    primary: &[(&Origin, u32)],
+    standby: &[&Origin],
+    standby_extra: &str,
+    tail: &str,
+) -> String {
     let standby: Vec<(&Origin, u32)> = standby.iter().map(|o| (*o, 1)).collect();
     format!(
         r#"
