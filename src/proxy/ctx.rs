@@ -25,6 +25,8 @@ pub struct Ctx {
     /// Backends already tried by this request.
     pub tried: Vec<Arc<Backend>>,
     pub attempts: u32,
+    /// What the last failed attempt met (502 or 504), in case no retry target is left.
+    pub last_failure: Option<Refusal>,
     /// Why firebreak answered itself, if it did.
     pub refusal: Option<Refusal>,
     /// Request body bytes seen so far.

@@ -34,6 +34,15 @@ fn is_timeout(e: &Error) -> bool {
     )
 }
 
+/// The answer an upstream failure deserves if it turns out to be the last one.
+fn failure_answer(e: &Error) -> Refusal {
+    if is_timeout(e) {
+        Refusal::GatewayTimeout
+    } else {
+        Refusal::BadGateway
+    }
+}
+
 /// Marks the current backend as failed; wakes the planner when that ejected it.
 fn blame_backend(app: &App, ctx: &Ctx, kind: PassiveFailure) {
     let (Some(guard), Some(snap), Some(pi)) = (&ctx.backend, &ctx.snap, ctx.pool) else {
@@ -55,9 +64,11 @@ fn decide(app: &App, session: &Session, ctx: &Ctx, stage: Stage, reason: &str) -
         attempts: ctx.attempts,
     };
     let Some(snap) = &ctx.snap else { return false };
+    let now = now_ns();
     let ok = ctx.refusal.is_none()
         && may_retry(&attempt, &snap.config.retry)
-        && app.retry_budget.try_withdraw(&snap.config.retry, now_ns());
+        && super::upstream::has_alternative(ctx, now)
+        && app.retry_budget.try_withdraw(&snap.config.retry, now);
     if ok {
         app.metrics
             .retries
@@ -74,6 +85,7 @@ pub fn on_connect_failure(
     mut e: Box<Error>,
 ) -> Box<Error> {
     blame_backend(app, ctx, PassiveFailure::Connect);
+    ctx.last_failure = Some(failure_answer(&e));
     let retry = decide(app, session, ctx, Stage::Connect, "connect");
     e.set_retry(retry);
     e
@@ -88,6 +100,7 @@ pub fn on_exchange_failure(
     let upstream_fault = *e.esource() == ErrorSource::Upstream && ctx.refusal.is_none();
     let retry = if upstream_fault {
         blame_backend(app, ctx, PassiveFailure::Response);
+        ctx.last_failure = Some(failure_answer(&e));
         let reason = if is_timeout(&e) { "timeout" } else { "reset" };
         decide(app, session, ctx, Stage::Exchange, reason)
     } else {

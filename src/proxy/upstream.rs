@@ -46,6 +46,11 @@ pub fn peer(app: &App, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<Http
             return Ok(Box::new(peer));
         }
     }
+    if let Some(last) = ctx.last_failure.take() {
+        // Retries ran out of backends: answer with what the last attempt met.
+        ctx.refusal = Some(last);
+        return Error::e_explain(HTTPStatus(502), "no untried backend left");
+    }
     let m = app.maintenance.get();
     ctx.refusal = Some(Refusal::Maintenance {
         reason: "no_tier_can_serve",
@@ -53,6 +58,18 @@ pub fn peer(app: &App, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<Http
         retry_after: m.retry_after,
     });
     Error::e_explain(HTTPStatus(503), "no backend can take the request")
+}
+
+/// True when some eligible pool still has an available backend this request has not tried.
+pub fn has_alternative(ctx: &Ctx, now: u64) -> bool {
+    let Some(snap) = &ctx.snap else { return false };
+    candidate_pools(snap, ctx.pool.or(ctx.first_pool), now)
+        .into_iter()
+        .any(|pi| {
+            snap.pools[pi].backends.iter().any(|b| {
+                b.is_available(now) && !ctx.tried.iter().any(|t| std::sync::Arc::ptr_eq(t, b))
+            })
+        })
 }
 
 /// Pools to try, in order: the chosen one first, then, when it has no untried backend left,

@@ -1,0 +1,96 @@
+//! Broken backends: timeouts give 504, broken answers 502, both in the negotiated form and
+//! without backend internals; GETs are retried elsewhere, writes are not.
+
+mod support;
+
+use std::time::Duration;
+use support::conf::two_tier;
+use support::{request, wait_until, Behaviour, Origin, Proxy};
+
+fn ready(p: &Proxy) {
+    assert!(wait_until(Duration::from_secs(5), || p
+        .admin_get("/readyz")
+        .map(|r| r.status == 200)
+        .unwrap_or(false)));
+}
+
+fn short_timeouts(cfg: String) -> String {
+    cfg.replace(r#"read_timeout = "3s""#, r#"read_timeout = "400ms""#)
+}
+
+#[test]
+fn an_upstream_timeout_is_a_504_and_never_names_the_backend() {
+    let a = Origin::start("a", Behaviour::Hang);
+    let s = Origin::start("standby", Behaviour::Hang);
+    let p = Proxy::start(&short_timeouts(two_tier(&[(&a, 1)], &[&s], "", "")));
+    ready(&p);
+    let r = request(
+        p.http_addr(),
+        "POST",
+        "/orders",
+        &[("Accept", "application/json")],
+        b"x",
+    )
+    .unwrap();
+    assert_eq!(r.status, 504);
+    assert_eq!(r.json()["error"], "gateway_timeout");
+    assert!(r.header("x-request-id").is_some());
+    let body = r.text();
+    assert!(
+        !body.contains(&a.addr().port().to_string()),
+        "backend address leaked: {body}"
+    );
+    assert_eq!(
+        a.applied().len() + s.applied().len(),
+        1,
+        "a timed-out POST is not replayed"
+    );
+    let h = request(p.http_addr(), "GET", "/x", &[("Accept", "text/html")], b"").unwrap();
+    assert_eq!(h.status, 504);
+    assert!(h.header("content-type").unwrap().starts_with("text/html"));
+}
+
+#[test]
+fn a_timed_out_get_is_retried_on_the_standby() {
+    let a = Origin::start("a", Behaviour::Hang);
+    let s = Origin::start("standby", Behaviour::Normal);
+    let p = Proxy::start(&short_timeouts(two_tier(&[(&a, 1)], &[&s], "", "")));
+    ready(&p);
+    let r = request(p.http_addr(), "GET", "/x", &[], b"").unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-origin"), Some("standby"));
+}
+
+#[test]
+fn garbage_and_resets_are_502_for_writes_and_retried_for_reads() {
+    for behaviour in [Behaviour::Garbage, Behaviour::ResetMidResponse] {
+        let a = Origin::start("a", behaviour.clone());
+        let s = Origin::start("standby", Behaviour::Normal);
+        let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
+        ready(&p);
+        let r = request(
+            p.http_addr(),
+            "POST",
+            "/orders",
+            &[("Accept", "application/json")],
+            b"o-1",
+        );
+        match (&behaviour, r) {
+            (_, Ok(r)) if r.status == 502 => assert_eq!(r.json()["error"], "bad_gateway"),
+            // A reset after the response head was forwarded can only cut the answer short.
+            (Behaviour::ResetMidResponse, Err(e)) => assert!(e.contains("body"), "{e}"),
+            (b, other) => panic!("{b:?}: {other:?}"),
+        }
+        assert_eq!(a.applied(), vec!["o-1".to_string()], "{behaviour:?}");
+        assert!(
+            s.applied().is_empty(),
+            "{behaviour:?}: the POST was replayed"
+        );
+        if matches!(behaviour, Behaviour::Garbage) {
+            // Nothing was forwarded yet, so a GET is retried on the standby.
+            let g = request(p.http_addr(), "GET", "/y", &[], b"").unwrap();
+            assert_eq!(g.status, 200);
+            assert_eq!(g.header("x-origin"), Some("standby"));
+        }
+    }
+}
