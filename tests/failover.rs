@@ -209,3 +209,47 @@ fn gets_in_flight_when_the_primary_dies_are_retried_on_the_standby() {
         assert_eq!(r.header("x-origin"), Some("standby"));
     }
 }
+
+#[test]
+fn a_badly_slowed_primary_spills_to_the_standby_and_takes_it_back_when_fast_again() {
+    let a = Origin::start("a", Behaviour::Normal);
+    let s = Origin::start("standby", Behaviour::Normal);
+    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
+    ready(&p);
+    // Learn the primary's baseline.
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(1500) {
+        assert_eq!(get(p.http_addr(), "/warm").unwrap().status, 200);
+    }
+    assert_eq!(s.hits(), 0);
+    a.set_behaviour(Behaviour::Delay(Duration::from_millis(80)));
+    let spilled = wait_until(Duration::from_secs(10), || {
+        let _ = get(p.http_addr(), "/slow");
+        p.admin_get("/status").unwrap().json()["tiers"][1]["share"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.3
+    });
+    assert!(
+        spilled,
+        "no spill: {}",
+        p.admin_get("/status").unwrap().text()
+    );
+    s.reset_counts();
+    for i in 0..60 {
+        assert_eq!(get(p.http_addr(), &format!("/s/{i}")).unwrap().status, 200);
+    }
+    assert!(s.hits() >= 20, "the standby took {} of 60", s.hits());
+    assert_eq!(
+        p.admin_get("/status").unwrap().json()["tiers"][0]["state"],
+        "degraded"
+    );
+    a.set_behaviour(Behaviour::Normal);
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let _ = get(p.http_addr(), "/fast");
+            p.admin_get("/status").unwrap().json()["tiers"][0]["share"] == 1.0
+        }),
+        "the primary never took its traffic back"
+    );
+}

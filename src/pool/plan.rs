@@ -10,13 +10,16 @@
 //! * **Latency factor**: the window's p50 against the pool's own baseline (a minimum that rises
 //!   only slowly, over minutes), `clamp(2 × baseline / p50, 0.25, 1)`, falling at once and
 //!   recovering over ≥ 2 s. It is how a badly slowed primary spills part of its traffic.
-//!   Windows with fewer than [`MIN_SAMPLES`] samples leave it unchanged.
+//!   Quiet windows are pooled until they hold [`MIN_SAMPLES`] samples (at most
+//!   [`MAX_POOLING_NS`] worth), so a slow, lightly loaded pool is still measured.
 
 use super::{AliasTable, Backend, Drained};
 use std::sync::Arc;
 
 /// Fewer samples than this in a window say nothing about latency.
 pub const MIN_SAMPLES: u64 = 16;
+/// Samples older than this that never reached `MIN_SAMPLES` are dropped.
+pub const MAX_POOLING_NS: u64 = 5_000_000_000;
 /// A pool up to this many times slower than its baseline keeps its full share.
 pub const LATENCY_TOLERANCE: f64 = 2.0;
 /// A slow pool keeps at least this factor (it is slow, not dead).
@@ -37,6 +40,9 @@ pub struct LatencyTrack {
     pub last_p50_ns: Option<f64>,
     pub factor: f64,
     last_ns: u64,
+    /// Samples of quiet windows, pooled until there are enough.
+    pending: Drained,
+    pending_since: u64,
 }
 
 impl Default for LatencyTrack {
@@ -46,6 +52,8 @@ impl Default for LatencyTrack {
             last_p50_ns: None,
             factor: 1.0,
             last_ns: 0,
+            pending: Drained::default(),
+            pending_since: 0,
         }
     }
 }
@@ -140,11 +148,19 @@ pub(super) fn plan_pool(
 
 /// Folds one drained window into the pool's latency memory.
 pub(super) fn update_latency(track: &mut LatencyTrack, window: &Drained, now_ns: u64) {
-    let dt = now_ns.saturating_sub(track.last_ns) as f64;
-    track.last_ns = now_ns;
-    if window.total() < MIN_SAMPLES {
+    if track.pending.total() == 0 {
+        track.pending_since = now_ns;
+    }
+    track.pending.merge(window);
+    if track.pending.total() < MIN_SAMPLES {
+        if now_ns.saturating_sub(track.pending_since) > MAX_POOLING_NS {
+            track.pending = Drained::default();
+        }
         return;
     }
+    let window = std::mem::take(&mut track.pending);
+    let dt = now_ns.saturating_sub(track.last_ns) as f64;
+    track.last_ns = now_ns;
     let Some(p50) = window.quantile(0.5) else {
         return;
     };
@@ -211,6 +227,36 @@ mod tests {
         update_latency(&mut t, &window(10, 50), 0); // clock went back
         update_latency(&mut t, &window(10, 50), u64::MAX);
         assert!(t.factor.is_finite() && t.baseline_ns.unwrap().is_finite());
+    }
+
+    #[test]
+    fn quiet_windows_are_pooled_until_they_say_something() {
+        let mut t = LatencyTrack::default();
+        let mut now = 0;
+        for _ in 0..20 {
+            now += 100 * MS;
+            update_latency(&mut t, &window(10, 50), now);
+        }
+        // A slow pool under light load: 2 samples per window.
+        for _ in 0..8 {
+            now += 100 * MS;
+            update_latency(&mut t, &window(200, 2), now);
+        }
+        assert!(
+            t.factor < 0.3,
+            "pooled samples show the slowdown ({})",
+            t.factor
+        );
+        // Trickles that never add up within 5 s are forgotten.
+        let mut u = LatencyTrack::default();
+        for i in 0..200 {
+            update_latency(
+                &mut u,
+                &window(10, if i % 60 == 0 { 1 } else { 0 }),
+                i * 100 * MS,
+            );
+        }
+        assert_eq!(u.baseline_ns, None);
     }
 
     #[test]

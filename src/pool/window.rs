@@ -56,6 +56,17 @@ impl Drained {
         self.total
     }
 
+    /// Adds another window's samples to this one.
+    pub fn merge(&mut self, other: &Drained) {
+        if self.counts.len() < other.counts.len() {
+            self.counts.resize(other.counts.len(), 0);
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a = a.saturating_add(*b);
+        }
+        self.total += other.total;
+    }
+
     /// The `q`-quantile (0..=1) in ns, or None for an empty window.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         if self.total == 0 {
