@@ -3,6 +3,7 @@
 //! One `Arc<App>` is handed to the proxy, the admin API and the background loops. Reload
 //! orchestration lives here because it touches several of them at once.
 
+use crate::admission::tenant::Tenants;
 use crate::clock::now_ns;
 use crate::config::Config;
 use crate::maintenance::MaintenanceState;
@@ -20,6 +21,8 @@ pub struct App {
     pub maintenance: MaintenanceState,
     pub metrics: Metrics,
     pub retry_budget: RetryBudget,
+    /// Per-client in-flight counts for fairness while shedding.
+    pub tenants: Arc<Tenants>,
     /// Wakes the planner at once (a backend was ejected or flipped health).
     pub replan: Notify,
     /// Requests in flight in this process (for draining on shutdown).
@@ -33,6 +36,7 @@ impl App {
             store: Store::new(config, path),
             metrics: Metrics::new(),
             retry_budget: RetryBudget::default(),
+            tenants: Arc::new(Tenants::default()),
             replan: Notify::new(),
             inflight: AtomicUsize::new(0),
         })

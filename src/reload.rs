@@ -41,7 +41,13 @@ impl Snapshot {
             .iter()
             .map(|pc| {
                 let prev = previous.and_then(|s| s.pools.iter().find(|p| p.name() == pc.name));
-                Arc::new(Pool::build(pc.clone(), prev.map(|p| p.as_ref()), now_ns))
+                let limit = crate::admission::limit_conf(&config.admission);
+                Arc::new(Pool::build(
+                    pc.clone(),
+                    limit,
+                    prev.map(|p| p.as_ref()),
+                    now_ns,
+                ))
             })
             .collect();
         let tiers = plan_tiers(&pools);

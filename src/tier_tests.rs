@@ -23,7 +23,12 @@ fn pool(name: &str, tier: u32, spill: Spill, n: usize) -> Arc<Pool> {
             })
             .collect(),
     };
-    Arc::new(Pool::build(conf, None, 1))
+    Arc::new(Pool::build(
+        conf,
+        crate::admission::limit_conf(&Default::default()),
+        None,
+        1,
+    ))
 }
 
 fn eject(p: &Pool, i: usize, now: u64) {

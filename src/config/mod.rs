@@ -32,6 +32,7 @@ pub struct Config {
     pub limits: LimitsConf,
     pub maintenance: MaintenanceConf,
     pub retry: RetryConf,
+    pub admission: AdmissionConf,
     /// Non-fatal remarks (e.g. admin on a public address without a token).
     pub warnings: Vec<ConfigError>,
 }
@@ -170,6 +171,63 @@ pub struct RetryConf {
     pub budget_ratio: f64,
     /// Retries always allowed per second, whatever the ratio.
     pub min_per_sec: u32,
+}
+
+/// Overload protection (firebreak extension, table `[admission]`). Every key is optional: the
+/// defaults protect a slow standby without any capacity number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdmissionConf {
+    /// false = never shed (only the process-wide cap applies).
+    pub enabled: bool,
+    /// Concurrency limit of a pool before it has a latency baseline (cold start).
+    pub initial_limit: u32,
+    /// The limit never goes below this.
+    pub min_limit: u32,
+    /// Nor above this.
+    pub max_limit: u32,
+    /// A pool whose median latency is within this factor of its baseline is not congested.
+    pub latency_tolerance: f64,
+    /// How long a request of each priority may wait for a slot before it is refused.
+    pub critical_wait: Duration,
+    pub normal_wait: Duration,
+    pub bulk_wait: Duration,
+    /// Requests in flight in the whole process beyond which everything new is refused.
+    pub max_inflight: usize,
+    /// Whose fair share a request counts against while shedding.
+    pub client_key: ClientKey,
+    /// `Retry-After` of a shed answer (a random 0–50 % is added so clients do not return in
+    /// lockstep).
+    pub retry_after: Duration,
+    /// The message of a shed answer.
+    pub message: String,
+}
+
+/// How requests are attributed to clients (tenants) for fairness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientKey {
+    /// The client's IP address.
+    Addr,
+    /// A request header (e.g. `X-Tenant-Id`), falling back to the address when absent.
+    Header(String),
+}
+
+impl Default for AdmissionConf {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            initial_limit: 20,
+            min_limit: 4,
+            max_limit: 10_000,
+            latency_tolerance: 1.5,
+            critical_wait: Duration::from_millis(500),
+            normal_wait: Duration::from_millis(30),
+            bulk_wait: Duration::ZERO,
+            max_inflight: 10_000,
+            client_key: ClientKey::Addr,
+            retry_after: Duration::from_secs(2),
+            message: "fireTMS is running on reduced capacity. Please try again in a moment.".into(),
+        }
+    }
 }
 
 impl Config {

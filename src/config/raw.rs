@@ -29,6 +29,7 @@ pub(super) struct RawConfig {
     pub limits: Option<RawLimits>,
     pub maintenance: Option<RawMaintenance>,
     pub retry: Option<RawRetry>,
+    pub admission: Option<RawAdmission>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,6 +131,26 @@ pub(super) struct RawRetry {
     pub max_attempts: Option<S<i64>>,
     pub budget_ratio: Option<S<f64>>,
     pub min_per_sec: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdmission {
+    /// Spanned so that switching shedding off can be warned about at its position.
+    pub enabled: Option<S<bool>>,
+    pub initial_limit: Option<S<i64>>,
+    pub min_limit: Option<S<i64>>,
+    pub max_limit: Option<S<i64>>,
+    /// Integers are accepted too (`2` reads as `2.0`).
+    pub latency_tolerance: Option<S<f64>>,
+    pub critical_wait: Option<S<Scalar>>,
+    pub normal_wait: Option<S<Scalar>>,
+    pub bulk_wait: Option<S<Scalar>>,
+    pub max_inflight: Option<S<i64>>,
+    /// `"addr"` or `"header:<Header-Name>"`.
+    pub client_key: Option<S<String>>,
+    pub retry_after: Option<S<Scalar>>,
+    pub message: Option<S<String>>,
 }
 
 /// A duration or size as written: normally a string with a unit, but numbers are kept too so

@@ -4,14 +4,17 @@
 //! check runs to the end and records its error at the offending value's position, so one
 //! `firebreak check` run lists everything to fix. Suspicious-but-valid settings become warnings.
 //! This file holds the entry point and the shared checking context ([`Ctx`]); the tables are
-//! checked in `validate/sections.rs` (small tables), `validate/pools.rs` and
-//! `validate/routes.rs`.
+//! checked in `validate/sections.rs` (small tables), `validate/pools.rs`, `validate/routes.rs`
+//! and `validate/admission.rs`.
 
+mod admission;
 mod pools;
 mod routes;
 mod sections;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_admission;
 #[cfg(test)]
 mod tests_errors;
 
@@ -58,6 +61,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
     let limits = sections::limits(&mut cx, raw.limits.as_ref());
     let maintenance = sections::maintenance(&mut cx, raw.maintenance.as_ref());
     let retry = sections::retry(&mut cx, raw.retry.as_ref());
+    let admission = admission::admission(&mut cx, raw.admission.as_ref());
 
     let Ctx {
         mut errors,
@@ -81,6 +85,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
         limits,
         maintenance,
         retry,
+        admission,
         warnings,
     })
 }

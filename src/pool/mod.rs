@@ -21,6 +21,8 @@ pub use plan::{LatencyTrack, PoolPlan};
 pub use state::{HealthState, PassiveFailure, RAMP_FLOOR};
 pub use window::{Drained, LatencyWindow};
 
+use crate::admission::gate::Gate;
+use crate::admission::limit::LimitConf;
 use crate::clock::ns;
 use crate::config::PoolConf;
 use arc_swap::ArcSwap;
@@ -33,13 +35,17 @@ pub struct Pool {
     pub backends: Vec<Arc<Backend>>,
     plan: ArcSwap<PoolPlan>,
     /// Latency samples of the current planning window.
-    pub window: LatencyWindow,
+    pub window: Arc<LatencyWindow>,
     track: Mutex<LatencyTrack>,
+    /// Admission: the adaptive concurrency limit of this pool.
+    pub gate: Arc<Gate>,
+    limit: LimitConf,
 }
 
 impl Pool {
     /// Builds a pool, reusing backends from `previous` (same pool name, same address).
-    pub fn build(conf: PoolConf, previous: Option<&Pool>, now_ns: u64) -> Pool {
+    /// Its admission gate, latency window and latency memory carry over the same way.
+    pub fn build(conf: PoolConf, limit: LimitConf, previous: Option<&Pool>, now_ns: u64) -> Pool {
         let active = conf.health.is_some();
         let serving_before = previous.is_some_and(|p| p.backends.iter().any(|b| b.health.is_up()));
         let backends: Vec<Arc<Backend>> = conf
@@ -70,8 +76,12 @@ impl Pool {
             conf,
             backends,
             plan: ArcSwap::from_pointee(PoolPlan::default()),
-            window: LatencyWindow::default(),
+            window: previous.map(|p| p.window.clone()).unwrap_or_default(),
             track: Mutex::new(track),
+            gate: previous
+                .map(|p| p.gate.clone())
+                .unwrap_or_else(|| Arc::new(Gate::new(&limit))),
+            limit,
         };
         pool.replan(now_ns, None);
         pool
@@ -108,5 +118,9 @@ impl Pool {
             now_ns,
         );
         self.plan.store(Arc::new(plan));
+        drop(track);
+        if let Some(w) = window {
+            self.gate.tick(w, &self.limit);
+        }
     }
 }

@@ -82,7 +82,12 @@ mod tests {
                 })
                 .collect(),
         };
-        Pool::build(conf, None, 1)
+        Pool::build(
+            conf,
+            crate::admission::limit_conf(&Default::default()),
+            None,
+            1,
+        )
     }
 
     fn counts(p: &Pool, n: usize, seed: u64, now: u64) -> Vec<usize> {

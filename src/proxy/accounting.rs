@@ -8,8 +8,9 @@ use crate::respond::Refusal;
 use pingora::prelude::*;
 use pingora::proxy::Session;
 
-/// A response head arrived from the current backend: one latency sample.
-pub fn response_arrived(ctx: &Ctx) {
+/// A response head arrived from the current backend: one latency sample, or, for a 5xx, one
+/// drop for the pool's limiter (a fast error must never look like a fast backend).
+pub fn response_arrived(ctx: &Ctx, status: u16) {
     let (Some(guard), Some(snap), Some(pi)) = (&ctx.backend, &ctx.snap, ctx.pool) else {
         return;
     };
@@ -17,7 +18,11 @@ pub fn response_arrived(ctx: &Ctx) {
     let rtt = now.saturating_sub(ctx.attempt_start_ns);
     guard.backend().record_response(rtt, now);
     if let Some(pool) = snap.pools.get(pi) {
-        pool.window.record(rtt);
+        if status >= 500 {
+            pool.gate.record_drop();
+        } else {
+            pool.window.record(rtt);
+        }
     }
 }
 

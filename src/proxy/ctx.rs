@@ -1,5 +1,6 @@
 //! Per-request context carried through Pingora's phases.
 
+use crate::admission::Permit;
 use crate::app::RequestGuard;
 use crate::config::Priority;
 use crate::pool::{Backend, InflightGuard};
@@ -21,6 +22,8 @@ pub struct Ctx {
     pub pool: Option<usize>,
     /// The backend of the current attempt, counted in flight while held.
     pub backend: Option<InflightGuard>,
+    /// The admission slot, held until the request ends.
+    pub permit: Option<Permit>,
     pub attempt_start_ns: u64,
     /// Backends already tried by this request.
     pub tried: Vec<Arc<Backend>>,

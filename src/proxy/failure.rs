@@ -49,6 +49,13 @@ fn blame_backend(app: &App, ctx: &Ctx, kind: PassiveFailure) {
         return;
     };
     let active = snap.pools.get(pi).is_some_and(|p| p.actively_checked());
+    if kind == PassiveFailure::Response {
+        // Timeouts and resets are overload signals for the pool's limiter; a refused connect
+        // is a dead backend, which health handles.
+        if let Some(p) = snap.pools.get(pi) {
+            p.gate.record_drop();
+        }
+    }
     if guard.backend().record_failure(kind, active, now_ns()) {
         tracing::warn!(pool = ctx.pool_name(), backend = %guard.backend().label, ?kind, "backend ejected by passive health");
         app.replan.notify_one();

@@ -7,6 +7,7 @@
 //! `logging`.
 
 mod accounting;
+mod admit;
 mod ctx;
 mod failure;
 mod request;
@@ -85,7 +86,11 @@ impl ProxyHttp for Proxy {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
-        match request::admit(&self.app, session, ctx) {
+        let refusal = match request::admit(&self.app, session, ctx) {
+            Some(r) => Some(r),
+            None => admit::admission(&self.app, session, ctx).await,
+        };
+        match refusal {
             None => Ok(false),
             Some(refusal) => {
                 send_refusal(&self.app, session, ctx, refusal).await?;
@@ -120,10 +125,10 @@ impl ProxyHttp for Proxy {
     async fn upstream_response_filter(
         &self,
         _session: &mut Session,
-        _resp: &mut ResponseHeader,
+        resp: &mut ResponseHeader,
         ctx: &mut Ctx,
     ) -> Result<()> {
-        accounting::response_arrived(ctx);
+        accounting::response_arrived(ctx, resp.status.as_u16());
         Ok(())
     }
 

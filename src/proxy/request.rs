@@ -6,7 +6,6 @@
 use super::Ctx;
 use crate::app::App;
 use crate::clock::now_ns;
-use crate::config::OnStandby;
 use crate::respond::Refusal;
 use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::Version;
@@ -43,7 +42,6 @@ pub fn admit(app: &App, session: &mut Session, ctx: &mut Ctx) -> Option<Refusal>
         return Some(Refusal::NoRoute);
     };
     ctx.route = Some((route.name.clone(), route.priority));
-    let on_standby = route.on_standby;
 
     let m = app.maintenance.get();
     if m.enabled {
@@ -62,16 +60,6 @@ pub fn admit(app: &App, session: &mut Session, ctx: &mut Ctx) -> Option<Refusal>
             retry_after: m.retry_after,
         });
     };
-    if on_standby == OnStandby::Refuse && Some(snap.pools[pool].tier()) != tiers.primary_tier() {
-        return Some(Refusal::Shed {
-            reason: "off_on_standby",
-            message: format!(
-                "{} This feature is switched off until fireTMS is back on its main servers.",
-                m.message
-            ),
-            retry_after: m.retry_after,
-        });
-    }
     ctx.first_pool = Some(pool);
     None
 }

@@ -269,6 +269,7 @@ fn defaults_fill_every_optional_key() {
             min_per_sec: 10
         }
     );
+    assert_eq!(c.admission, AdmissionConf::default());
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }
 
@@ -289,6 +290,7 @@ fn shipped_configs_are_valid() {
     );
     assert_eq!(demo.maintenance.retry_after, secs(30));
     assert_eq!(demo.routes.len(), 4);
+    assert_eq!(demo.admission, AdmissionConf::default());
     // The only remark allowed: the admin token variable may be unset where tests run.
     assert!(
         demo.warnings
@@ -300,6 +302,8 @@ fn shipped_configs_are_valid() {
     let prod = parse(include_str!("../../../conf/firebreak.toml")).expect("firebreak.toml");
     assert_eq!(prod.routes.len(), 6);
     assert_eq!(prod.routes[3].on_standby, OnStandby::Refuse);
+    let tenant = ClientKey::Header("X-Tenant-Id".into());
+    assert_eq!(prod.admission.client_key, tenant);
 }
 
 #[test]

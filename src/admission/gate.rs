@@ -1,0 +1,231 @@
+//! The admission gate of one pool: an in-flight counter against the adaptive limit, priority
+//! reservations, and a short priority queue bounded by time.
+//!
+//! * While the pool is **congested** (or cold), a request of class c is admitted only while
+//!   in-flight < `L × {1.0, 0.9, 0.7}[c]` (trunk reservation: bulk is refused first, critical
+//!   last). While it is not, up to `2L` are admitted, so a healthy primary absorbs bursts and
+//!   the limit grows to follow them: no shedding without evidence of queueing.
+//! * A request that does not fit waits for a slot up to its class's budget (critical longest,
+//!   bulk not at all). A finishing request hands its slot straight to the oldest waiter of the
+//!   highest class, so the queue is served in priority order and nobody waits past its budget.
+//! * Admission is one CAS; the queue lock is taken only when a request must wait or when
+//!   somebody is waiting.
+
+use super::limit::{GradientLimit, LimitConf, WindowStats};
+use crate::config::Priority;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Waiters per pool beyond which requests are refused at once.
+const MAX_QUEUE: usize = 4096;
+
+/// Share of the limit each class may fill while congested.
+pub fn class_share(p: Priority) -> f64 {
+    match p {
+        Priority::Critical => 1.0,
+        Priority::Normal => 0.9,
+        Priority::Bulk => 0.7,
+    }
+}
+
+fn lane(p: Priority) -> usize {
+    match p {
+        Priority::Critical => 0,
+        Priority::Normal => 1,
+        Priority::Bulk => 2,
+    }
+}
+
+/// Why a request was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Over the limit, and its class does not wait.
+    Full,
+    /// Waited its whole budget.
+    QueueTimeout,
+}
+
+#[derive(Debug)]
+pub struct Gate {
+    inflight: AtomicU32,
+    limit_bits: AtomicU64,
+    congested: AtomicBool,
+    peak: AtomicU32,
+    drops: AtomicU64,
+    queued: AtomicU32,
+    lanes: Mutex<[VecDeque<oneshot::Sender<()>>; 3]>,
+    ctrl: Mutex<GradientLimit>,
+}
+
+impl Gate {
+    pub fn new(conf: &LimitConf) -> Self {
+        let ctrl = GradientLimit::new(conf);
+        Self {
+            inflight: AtomicU32::new(0),
+            limit_bits: AtomicU64::new(ctrl.limit.to_bits()),
+            congested: AtomicBool::new(ctrl.congested),
+            peak: AtomicU32::new(0),
+            drops: AtomicU64::new(0),
+            queued: AtomicU32::new(0),
+            lanes: Mutex::new(Default::default()),
+            ctrl: Mutex::new(ctrl),
+        }
+    }
+
+    pub fn limit(&self) -> f64 {
+        f64::from_bits(self.limit_bits.load(Relaxed))
+    }
+
+    pub fn inflight(&self) -> u32 {
+        self.inflight.load(Relaxed)
+    }
+
+    pub fn queued(&self) -> u32 {
+        self.queued.load(Relaxed)
+    }
+
+    pub fn congested(&self) -> bool {
+        self.congested.load(Relaxed)
+    }
+
+    pub fn baseline_ns(&self) -> Option<f64> {
+        self.ctrl.lock().ok().and_then(|c| c.baseline_ns)
+    }
+
+    /// How many may be in flight for class `p` right now.
+    pub fn cap(&self, p: Priority) -> u32 {
+        let l = self.limit();
+        if self.congested() {
+            (l * class_share(p)).floor().max(1.0) as u32
+        } else {
+            (2.0 * l).ceil() as u32
+        }
+    }
+
+    /// Takes a slot if one is free for class `p`.
+    pub fn try_acquire(&self, p: Priority) -> bool {
+        let cap = self.cap(p);
+        let got = self
+            .inflight
+            .fetch_update(AcqRel, Acquire, |n| (n < cap).then_some(n + 1))
+            .map(|prev| prev + 1);
+        match got {
+            Ok(n) => {
+                self.peak.fetch_max(n, Relaxed);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Takes a slot, waiting up to `wait` for one.
+    pub async fn acquire(&self, p: Priority, wait: Duration) -> Result<(), Refused> {
+        if self.try_acquire(p) {
+            return Ok(());
+        }
+        if wait.is_zero() {
+            return Err(Refused::Full);
+        }
+        let mut rx = {
+            let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+            if self.try_acquire(p) {
+                return Ok(());
+            }
+            if self.queued.load(Acquire) as usize >= MAX_QUEUE {
+                return Err(Refused::Full);
+            }
+            let (tx, rx) = oneshot::channel();
+            lanes[lane(p)].push_back(tx);
+            self.queued.fetch_add(1, AcqRel);
+            rx
+        };
+        tokio::select! {
+            r = &mut rx => r.map_err(|_| Refused::QueueTimeout),
+            _ = tokio::time::sleep(wait) => {
+                rx.close();
+                // A slot handed over just as the budget ran out is ours: keep it.
+                rx.try_recv().map_err(|_| Refused::QueueTimeout)
+            }
+        }
+    }
+
+    /// Gives a slot back: to the best waiter if one fits, else to the pool.
+    pub fn release(&self) {
+        if self.queued.load(Acquire) > 0 && self.hand_over() {
+            return;
+        }
+        self.inflight.fetch_sub(1, AcqRel);
+    }
+
+    /// Hands the releasing slot to the oldest waiter of the highest class whose cap allows it.
+    fn hand_over(&self) -> bool {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        let n = self.inflight.load(Acquire);
+        for (i, p) in [Priority::Critical, Priority::Normal, Priority::Bulk]
+            .into_iter()
+            .enumerate()
+        {
+            if n > self.cap(p) {
+                continue;
+            }
+            while let Some(tx) = lanes[i].pop_front() {
+                self.queued.fetch_sub(1, AcqRel);
+                if tx.send(()).is_ok() {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Admits waiters while there is room (after the limit grew); called every tick.
+    pub fn pump(&self) {
+        while self.queued.load(Acquire) > 0 {
+            let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+            let Some((i, p)) = [Priority::Critical, Priority::Normal, Priority::Bulk]
+                .into_iter()
+                .enumerate()
+                .find(|(i, _)| !lanes[*i].is_empty())
+            else {
+                return;
+            };
+            if !self.try_acquire(p) {
+                return;
+            }
+            let handed = lanes[i].pop_front().is_some_and(|tx| {
+                self.queued.fetch_sub(1, AcqRel);
+                tx.send(()).is_ok()
+            });
+            if !handed {
+                self.inflight.fetch_sub(1, AcqRel);
+            }
+        }
+    }
+
+    /// A request through this pool failed (5xx, timeout, reset).
+    pub fn record_drop(&self) {
+        self.drops.fetch_add(1, Relaxed);
+    }
+
+    /// One planning tick: feed the window to the controller and publish the new limit.
+    pub fn tick(&self, latency: &crate::pool::Drained, conf: &LimitConf) {
+        let stats = WindowStats {
+            latency: latency.clone(),
+            drops: self.drops.swap(0, Relaxed),
+            peak_inflight: self.peak.swap(self.inflight(), Relaxed),
+        };
+        let mut ctrl = self.ctrl.lock().unwrap_or_else(|e| e.into_inner());
+        ctrl.update(&stats, conf);
+        self.limit_bits.store(ctrl.limit.to_bits(), Relaxed);
+        self.congested.store(ctrl.congested, Relaxed);
+        drop(ctrl);
+        self.pump();
+    }
+}
+
+#[cfg(test)]
+#[path = "gate_tests.rs"]
+mod tests;

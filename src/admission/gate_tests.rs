@@ -1,0 +1,117 @@
+//! Unit tests of the gate: caps per class, waiting, hand-over order, no leaked slots.
+
+use super::*;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn gate(limit: f64) -> Arc<Gate> {
+    // A cold gate is congested, so its caps are strict: 10 -> critical 10, normal 9, bulk 7.
+    Arc::new(Gate::new(&LimitConf {
+        initial: limit,
+        min: 1.0,
+        max: 1000.0,
+        tolerance: 1.5,
+    }))
+}
+
+#[test]
+fn classes_fill_their_share_of_the_limit() {
+    let g = gate(10.0);
+    assert!(g.congested());
+    let mut n = 0;
+    while g.try_acquire(Priority::Bulk) {
+        n += 1;
+    }
+    assert_eq!(n, 7);
+    while g.try_acquire(Priority::Normal) {
+        n += 1;
+    }
+    assert_eq!(n, 9);
+    while g.try_acquire(Priority::Critical) {
+        n += 1;
+    }
+    assert_eq!(n, 10);
+    assert_eq!(g.inflight(), 10);
+    for _ in 0..10 {
+        g.release();
+    }
+    assert_eq!(g.inflight(), 0);
+}
+
+#[tokio::test]
+async fn bulk_is_refused_at_once_and_others_wait_their_budget() {
+    let g = gate(1.0);
+    assert!(g.try_acquire(Priority::Critical));
+    let t = Instant::now();
+    assert_eq!(
+        g.acquire(Priority::Bulk, Duration::ZERO).await,
+        Err(Refused::Full)
+    );
+    assert!(t.elapsed() < Duration::from_millis(5));
+    let t = Instant::now();
+    assert_eq!(
+        g.acquire(Priority::Normal, Duration::from_millis(40)).await,
+        Err(Refused::QueueTimeout)
+    );
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(40) && waited < Duration::from_millis(200),
+        "{waited:?}"
+    );
+    g.release();
+    assert_eq!(g.inflight(), 0, "a timed-out waiter leaked no slot");
+}
+
+#[tokio::test]
+async fn a_released_slot_goes_to_the_highest_waiting_class_first() {
+    let g = gate(1.0);
+    assert!(g.try_acquire(Priority::Critical));
+    let order = Arc::new(Mutex::new(vec![]));
+    let mut tasks = vec![];
+    for p in [Priority::Normal, Priority::Critical] {
+        let (g, order) = (g.clone(), order.clone());
+        tasks.push(tokio::spawn(async move {
+            g.acquire(p, Duration::from_secs(2)).await.unwrap();
+            order.lock().unwrap().push(p);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            g.release();
+        }));
+        tokio::time::sleep(Duration::from_millis(10)).await; // normal queued first
+    }
+    g.release();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(
+        *order.lock().unwrap(),
+        vec![Priority::Critical, Priority::Normal]
+    );
+    assert_eq!(g.inflight(), 0);
+    assert_eq!(g.queued(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_flight_never_exceeds_the_cap_under_contention() {
+    let g = gate(5.0);
+    let max_seen = Arc::new(AtomicU32::new(0));
+    let live = Arc::new(AtomicU32::new(0));
+    let mut tasks = vec![];
+    for i in 0..200 {
+        let (g, max_seen, live) = (g.clone(), max_seen.clone(), live.clone());
+        tasks.push(tokio::spawn(async move {
+            let p = [Priority::Critical, Priority::Normal][i % 2];
+            if g.acquire(p, Duration::from_millis(500)).await.is_ok() {
+                let now = live.fetch_add(1, SeqCst) + 1;
+                max_seen.fetch_max(now, SeqCst);
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                live.fetch_sub(1, SeqCst);
+                g.release();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(max_seen.load(SeqCst) <= 5, "{}", max_seen.load(SeqCst));
+    assert_eq!(g.inflight(), 0);
+}
