@@ -31,6 +31,10 @@ pub struct Metrics {
     backend_share: GaugeVec,
     backend_ejections: IntGaugeVec,
     tier_share: GaugeVec,
+    pool_limit: GaugeVec,
+    pool_inflight: IntGaugeVec,
+    pool_queued: IntGaugeVec,
+    pool_congested: IntGaugeVec,
     tier_state: IntGaugeVec,
 }
 
@@ -134,6 +138,26 @@ impl Metrics {
                 "Passive ejections of the backend since it was added.",
                 &["pool", "backend"],
             ),
+            pool_limit: fgauge(
+                "firebreak_pool_concurrency_limit",
+                "Adaptive concurrency limit of the pool.",
+                &["pool"],
+            ),
+            pool_inflight: igauge(
+                "firebreak_pool_inflight",
+                "Requests admitted to the pool and not finished.",
+                &["pool"],
+            ),
+            pool_queued: igauge(
+                "firebreak_pool_queued",
+                "Requests waiting for a slot in the pool.",
+                &["pool"],
+            ),
+            pool_congested: igauge(
+                "firebreak_pool_congested",
+                "1 while the pool's latency shows queueing (limits enforced).",
+                &["pool"],
+            ),
             tier_share: fgauge(
                 "firebreak_tier_share",
                 "Share of all traffic sent to the tier.",
@@ -166,6 +190,23 @@ impl Metrics {
         }
         self.backend_latency.reset();
         self.backend_share.reset();
+        for g in [&self.pool_inflight, &self.pool_queued, &self.pool_congested] {
+            g.reset();
+        }
+        self.pool_limit.reset();
+        for pool in &snap.pools {
+            let l = [pool.name()];
+            self.pool_limit.with_label_values(&l).set(pool.gate.limit());
+            self.pool_inflight
+                .with_label_values(&l)
+                .set(pool.gate.inflight() as i64);
+            self.pool_queued
+                .with_label_values(&l)
+                .set(pool.gate.queued() as i64);
+            self.pool_congested
+                .with_label_values(&l)
+                .set(pool.gate.congested() as i64);
+        }
         for pool in &snap.pools {
             let plan = pool.plan();
             for (i, b) in pool.backends.iter().enumerate() {

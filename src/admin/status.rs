@@ -24,6 +24,7 @@ pub fn status_json(app: &App) -> Value {
         .iter()
         .map(|p| {
             let plan = p.plan();
+            let gate = &p.gate;
             let tier_share = tier_of(p.tier()).map(|t| t.share).unwrap_or(0.0);
             let tier_total: f64 = tier_of(p.tier()).map(|t| t.pools.iter().map(|x| x.1).sum()).unwrap_or(0.0);
             let my_weight = tier_of(p.tier())
@@ -53,7 +54,7 @@ pub fn status_json(app: &App) -> Value {
                         "share_in_pool": plan.share(i),
                         "latency_ms": ms(if b.samples() > 0 { Some(b.ewma.get()) } else { None }),
                         "in_flight": b.inflight(),
-                        "limit": Value::Null,
+                        "limit": (gate.limit() * plan.share(i)).round(),
                         "responses": b.samples(),
                         "failures": b.failures(),
                         "ejections": b.health.ejections_total(),
@@ -70,6 +71,11 @@ pub fn status_json(app: &App) -> Value {
                 "latency_factor": plan.latency_factor,
                 "latency_p50_ms": ms(plan.p50_ns),
                 "latency_baseline_ms": ms(plan.baseline_ns),
+                "limit": (gate.limit() * 10.0).round() / 10.0,
+                "in_flight": gate.inflight(),
+                "queued": gate.queued(),
+                "congested": gate.congested(),
+                "limit_baseline_ms": ms(gate.baseline_ns()),
                 "backends": backends,
             })
         })

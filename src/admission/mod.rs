@@ -116,6 +116,7 @@ pub async fn admit(
         .enter(
             ask.bucket,
             gate.limit(),
+            ask.priority == Priority::Critical,
             gate.congested() && gate.inflight() as f64 >= gate.limit() / 2.0,
         )
         .ok_or(ShedReason::ClientFairShare)?;

@@ -4,7 +4,9 @@
 //! FQ-CoDel: colliding clients share a bucket). While a pool is congested, a client may hold at
 //! most its fair share, `max(1, ⌈L / active buckets⌉)`, of the pool's limit `L` in flight or
 //! waiting, so one customer's export burst cannot take the slots everyone else's order entry
-//! needs. Under calm load the caps do not apply.
+//! needs. Critical requests may use twice the share (logins must get through a flood of a
+//! client's own reports). Under calm load, or with a single active client, the caps do not
+//! apply: fairness between one is moot, and priorities decide alone.
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU32, Ordering::*};
@@ -41,11 +43,12 @@ impl Tenants {
     }
 
     /// Counts a request for `bucket`; refuses when `enforce` and the bucket already holds its
-    /// fair share of `limit`.
+    /// fair share of `limit` (twice that for a `critical` request).
     pub fn enter(
         self: &Arc<Self>,
         bucket: usize,
         limit: f64,
+        critical: bool,
         enforce: bool,
     ) -> Option<TenantGuard> {
         let b = &self.buckets[bucket % BUCKETS];
@@ -57,9 +60,10 @@ impl Tenants {
             tenants: self.clone(),
             bucket: bucket % BUCKETS,
         };
-        if enforce {
-            let active = self.active().max(1) as f64;
-            let share = (limit / active).ceil().max(1.0) as u32;
+        let active = self.active();
+        if enforce && active > 1 {
+            let share = (limit / active as f64).ceil().max(1.0) as u32;
+            let share = if critical { share * 2 } else { share };
             if prev >= share {
                 return None; // the guard drops and undoes the count
             }
@@ -96,18 +100,23 @@ mod tests {
         let t = Arc::new(Tenants::default());
         let (flood, other) = (t.bucket("tenant-flood"), t.bucket("tenant-9"));
         assert_ne!(flood, other);
-        let mut held = vec![];
-        // Alone, the flooder may take the whole limit of 4.
-        for _ in 0..4 {
-            held.push(t.enter(flood, 4.0, true).unwrap());
-        }
-        assert!(t.enter(flood, 4.0, true).is_none());
+        // Alone, the flooder is not capped by fairness (the pool's own limit applies).
+        let held: Vec<_> = (0..6)
+            .map(|_| t.enter(flood, 4.0, false, true).unwrap())
+            .collect();
         // Another client arrives: it gets in, and its share is 2 of 4.
-        let o = t.enter(other, 4.0, true).unwrap();
-        assert!(t.enter(other, 4.0, true).is_some());
-        assert!(t.enter(flood, 4.0, true).is_none());
-        drop(o);
-        assert_eq!(t.in_bucket(flood), 4);
+        let o1 = t.enter(other, 4.0, false, true).unwrap();
+        let o2 = t.enter(other, 4.0, false, true).unwrap();
+        assert!(
+            t.enter(other, 4.0, false, true).is_none(),
+            "over its share of 2"
+        );
+        let o3 = t
+            .enter(other, 4.0, true, true)
+            .expect("critical may use twice the share");
+        assert!(t.enter(flood, 4.0, false, true).is_none());
+        drop((o1, o2, o3));
+        assert_eq!(t.in_bucket(flood), 6);
         drop(held);
         assert_eq!(t.active(), 0);
     }
@@ -116,7 +125,9 @@ mod tests {
     fn calm_load_is_not_capped_and_memory_is_bounded() {
         let t = Arc::new(Tenants::default());
         let b = t.bucket("one");
-        let guards: Vec<_> = (0..100).map(|_| t.enter(b, 4.0, false).unwrap()).collect();
+        let guards: Vec<_> = (0..100)
+            .map(|_| t.enter(b, 4.0, false, false).unwrap())
+            .collect();
         assert_eq!(t.in_bucket(b), 100);
         drop(guards);
         for i in 0..1_000_000u32 {

@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod conf;
+pub mod load;
 pub mod origin;
 pub mod proxy;
 

@@ -1,0 +1,155 @@
+//! The July incident as a test: the primary is gone and the standby has a third of the
+//! capacity needed. What is admitted stays fast, critical work is served first, the excess is
+//! refused at once, and one flooding client cannot starve the others.
+
+mod support;
+
+use std::time::Duration;
+use support::conf::two_tier;
+use support::load::{ok_within, open_loop, quantile};
+use support::{get, wait_until, Behaviour, Origin, Proxy};
+
+fn standby() -> Behaviour {
+    // 2 workers x 20 ms: 100 requests per second, queueing the excess like an app server.
+    Behaviour::Capacity {
+        workers: 2,
+        service: Duration::from_millis(20),
+    }
+}
+
+fn on_standby_only() -> (Origin, Origin, Proxy) {
+    let a = Origin::start("primary", Behaviour::Normal);
+    let s = Origin::start("standby", standby());
+    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
+    assert!(wait_until(Duration::from_secs(5), || p
+        .admin_get("/readyz")
+        .map(|r| r.status == 200)
+        .unwrap_or(false)));
+    a.kill();
+    assert!(wait_until(Duration::from_secs(3), || get(
+        p.http_addr(),
+        "/warm"
+    )
+    .map(|r| r.status == 200)
+    .unwrap_or(false)));
+    (a, s, p)
+}
+
+#[test]
+fn at_three_times_the_standby_capacity_critical_is_served_and_the_rest_refused_fast() {
+    let (_a, s, p) = on_standby_only();
+    // 300 req/s for 6 s: 15 % critical (login), 45 % normal, 40 % bulk (reports).
+    let out = open_loop(p.http_addr(), 300.0, 6.0, |i| match i % 20 {
+        0..=2 => ("critical", format!("/login/{i}"), String::new()),
+        3..=11 => ("normal", format!("/orders/{i}"), String::new()),
+        _ => ("bulk", format!("/reports/{i}"), String::new()),
+    });
+    // Skip the first second (the limiter learns the standby from cold).
+    let steady: Vec<_> = out.iter().filter(|o| o.i >= 300).cloned().collect();
+    let critical = ok_within(&steady, "critical", Duration::from_secs(1));
+    assert!(critical >= 0.97, "critical served within 1 s: {critical}");
+    let refused: Vec<_> = steady.iter().filter(|o| o.status == 503).collect();
+    assert!(!refused.is_empty(), "nothing was shed at 3x capacity");
+    let refusal_p99 = quantile(&steady, 0.99, |o| o.status == 503);
+    assert!(
+        refusal_p99 < Duration::from_millis(150),
+        "refusals took {refusal_p99:?} (p99)"
+    );
+    let admitted_p50 = quantile(&steady, 0.5, |o| o.status == 200);
+    assert!(
+        admitted_p50 < Duration::from_millis(150),
+        "admitted p50 {admitted_p50:?}"
+    );
+    let rate = |c: &str| {
+        let of: Vec<_> = steady.iter().filter(|o| o.class == c).collect();
+        of.iter().filter(|o| o.status == 503).count() as f64 / of.len() as f64
+    };
+    assert!(
+        rate("bulk") > rate("normal") && rate("normal") > rate("critical"),
+        "{} {} {}",
+        rate("bulk"),
+        rate("normal"),
+        rate("critical")
+    );
+    let goodput = steady
+        .iter()
+        .filter(|o| o.status == 200 && o.latency <= Duration::from_secs(1))
+        .count() as f64
+        / 5.0;
+    assert!(goodput >= 75.0, "goodput {goodput} req/s of ~100 possible");
+    assert!(s.hits() > 0);
+    let m = p.admin_get("/metrics").unwrap().text();
+    assert!(
+        m.contains(r#"firebreak_shed_total{reason="overloaded",route="reports"}"#),
+        "{m}"
+    );
+}
+
+#[test]
+fn no_shedding_at_half_load_on_a_healthy_primary() {
+    let a = Origin::start(
+        "primary",
+        Behaviour::Capacity {
+            workers: 8,
+            service: Duration::from_millis(20),
+        },
+    );
+    let s = Origin::start("standby", standby());
+    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
+    assert!(wait_until(Duration::from_secs(5), || p
+        .admin_get("/readyz")
+        .map(|r| r.status == 200)
+        .unwrap_or(false)));
+    // 400 req/s capacity; offer 200 req/s.
+    let out = open_loop(p.http_addr(), 200.0, 5.0, |i| {
+        ("normal", format!("/orders/{i}"), String::new())
+    });
+    let bad: Vec<_> = out.iter().filter(|o| o.status != 200).collect();
+    assert!(
+        bad.is_empty(),
+        "{} of {} not 200, e.g. {:?}",
+        bad.len(),
+        out.len(),
+        bad.first()
+    );
+}
+
+#[test]
+fn one_flooding_client_does_not_starve_nine_modest_ones() {
+    let a = Origin::start("primary", Behaviour::Normal);
+    let s = Origin::start("standby", standby());
+    let tail = "[admission]\nclient_key = \"header:X-Client\"\n";
+    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", tail));
+    assert!(wait_until(Duration::from_secs(5), || p
+        .admin_get("/readyz")
+        .map(|r| r.status == 200)
+        .unwrap_or(false)));
+    a.kill();
+    assert!(wait_until(Duration::from_secs(3), || get(
+        p.http_addr(),
+        "/warm"
+    )
+    .map(|r| r.status == 200)
+    .unwrap_or(false)));
+    // One client floods at 300 req/s (3x the standby); nine others send 3 req/s each.
+    let out = open_loop(p.http_addr(), 330.0, 6.0, |i| {
+        if i % 11 == 0 {
+            (
+                "modest",
+                format!("/orders/{i}"),
+                format!("X-Client: c{}\r\n", (i / 11) % 9),
+            )
+        } else {
+            (
+                "flood",
+                format!("/orders/{i}"),
+                "X-Client: flood\r\n".to_string(),
+            )
+        }
+    });
+    let steady: Vec<_> = out.iter().filter(|o| o.i >= 330).cloned().collect();
+    let modest = ok_within(&steady, "modest", Duration::from_secs(1));
+    assert!(modest >= 0.9, "the nine modest clients got {modest} served");
+    let flood = ok_within(&steady, "flood", Duration::from_secs(1));
+    assert!(flood < 0.5, "the flooder was not limited ({flood})");
+}
