@@ -153,3 +153,81 @@ fn one_flooding_client_does_not_starve_nine_modest_ones() {
     let flood = ok_within(&steady, "flood", Duration::from_secs(1));
     assert!(flood < 0.5, "the flooder was not limited ({flood})");
 }
+
+#[test]
+fn when_the_primary_returns_traffic_moves_back_and_shedding_stops() {
+    let (a, s, p) = on_standby_only();
+    let out = open_loop(p.http_addr(), 300.0, 2.0, |i| {
+        ("normal", format!("/orders/{i}"), String::new())
+    });
+    assert!(
+        out.iter().any(|o| o.status == 503),
+        "the standby alone should shed at 3x"
+    );
+    a.restart();
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            p.admin_get("/status").unwrap().json()["tiers"][0]["share"] == 1.0
+        }),
+        "the primary never took its share back"
+    );
+    let before = s.hits();
+    let out = open_loop(p.http_addr(), 300.0, 3.0, |i| {
+        ("normal", format!("/orders/{i}"), String::new())
+    });
+    let refused = out.iter().filter(|o| o.status != 200).count();
+    assert_eq!(
+        refused,
+        0,
+        "{refused} of {} refused with the primary back",
+        out.len()
+    );
+    assert!(
+        s.hits() - before < 5,
+        "the standby kept traffic: {}",
+        s.hits() - before
+    );
+}
+
+#[test]
+fn heavy_features_can_be_switched_off_while_on_the_standby() {
+    let a = Origin::start("primary", Behaviour::Normal);
+    let s = Origin::start("standby", Behaviour::Normal);
+    let tail = "[[route]]\nname = \"exports\"\npath_prefix = \"/exports\"\npriority = \"bulk\"\non_standby = \"refuse\"\n";
+    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", tail));
+    assert!(wait_until(Duration::from_secs(5), || p
+        .admin_get("/readyz")
+        .map(|r| r.status == 200)
+        .unwrap_or(false)));
+    assert_eq!(get(p.http_addr(), "/exports/1").unwrap().status, 200);
+    a.kill();
+    assert!(wait_until(Duration::from_secs(3), || get(
+        p.http_addr(),
+        "/orders"
+    )
+    .map(|r| r.status == 200)
+    .unwrap_or(false)));
+    let r = support::request(
+        p.http_addr(),
+        "GET",
+        "/exports/2",
+        &[("Accept", "application/json")],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(r.status, 503);
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(r.json()["reason"], "off_on_standby");
+    assert_eq!(
+        s.requests()
+            .iter()
+            .filter(|q| q.contains("/exports"))
+            .count(),
+        0
+    );
+    assert_eq!(
+        get(p.http_addr(), "/orders/3").unwrap().status,
+        200,
+        "other routes still served"
+    );
+}
