@@ -1,4 +1,5 @@
-//! The background service: planner ticks, health checks, SIGHUP reloads, and draining.
+//! The background service: planner ticks, health checks, SIGHUP and file-change reloads, and
+//! draining.
 //!
 //! Pingora, on SIGTERM, stops accepting and then sleeps its whole grace period even with
 //! nothing in flight (notes/pingora.md §7). We watch the same shutdown signal, wait until the
@@ -59,6 +60,7 @@ impl BackgroundService for Background {
             tokio::spawn(planner(app.clone())),
             tokio::spawn(health::run(app.clone(), shutdown.clone())),
             tokio::spawn(sighup(app.clone())),
+            tokio::spawn(crate::watch::run(app.clone())),
         ];
         let _ = shutdown.changed().await;
         let grace = app.store.peek().config.server.grace;

@@ -24,3 +24,4 @@ pub mod route;
 pub mod server;
 pub mod telemetry;
 pub mod tier;
+pub mod watch;

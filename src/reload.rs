@@ -105,6 +105,8 @@ pub struct Store {
     last: Mutex<Option<ReloadReport>>,
     /// Serialises reloads (file watcher, SIGHUP and POST /reload may race).
     gate: Mutex<()>,
+    /// Fingerprint of the file content last loaded or tried (so a watcher does not redo it).
+    seen: std::sync::atomic::AtomicU64,
 }
 
 fn unix_now() -> u64 {
@@ -120,8 +122,16 @@ impl Store {
             current: ArcSwap::from_pointee(Snapshot::build(config, None, 1, now_ns())),
             path: path.to_path_buf(),
             last: Mutex::new(None),
+            seen: std::sync::atomic::AtomicU64::new(
+                std::fs::read(path).map(|b| fingerprint(&b)).unwrap_or(0),
+            ),
             gate: Mutex::new(()),
         }
+    }
+
+    /// Fingerprint of the content last loaded or tried.
+    pub fn seen(&self) -> u64 {
+        self.seen.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn path(&self) -> &Path {
@@ -147,7 +157,24 @@ impl Store {
     pub fn reload(&self, trigger: &str) -> (ReloadReport, Option<Swapped>) {
         let _g = self.gate.lock().unwrap_or_else(|p| p.into_inner());
         let old = self.load();
-        let (report, swapped) = match Config::load(&self.path) {
+        let loaded = match std::fs::read(&self.path) {
+            Ok(bytes) => {
+                self.seen
+                    .store(fingerprint(&bytes), std::sync::atomic::Ordering::Relaxed);
+                match String::from_utf8(bytes) {
+                    Ok(text) => Config::parse(&text, &self.path),
+                    Err(_) => Err(ConfigErrors::single(
+                        self.path.display().to_string(),
+                        "file is not UTF-8",
+                    )),
+                }
+            }
+            Err(e) => Err(ConfigErrors::single(
+                self.path.display().to_string(),
+                format!("cannot read file: {e}"),
+            )),
+        };
+        let (report, swapped) = match loaded {
             Err(errs) => (self.failure(&old, &errs, trigger), None),
             Ok(cfg) => {
                 let restart = restart_required(&old.config, &cfg);
@@ -181,6 +208,14 @@ impl Store {
             trigger: trigger.to_string(),
         }
     }
+}
+
+/// A fingerprint of file content (not cryptographic: it only tells "changed").
+pub fn fingerprint(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
 }
 
 /// Keys whose change needs a restart (or `--upgrade`): listeners and worker threads.

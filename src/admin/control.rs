@@ -1,4 +1,4 @@
-//! Admin control endpoints: token check, `POST /reload`, `POST /maintenance`.
+//! Admin control endpoints: token check, `POST /reload`, `POST /maintenance`, `POST /drain`.
 
 use super::json;
 use crate::app::App;
@@ -88,6 +88,53 @@ pub fn maintenance(app: &App, body: &[u8]) -> Response<Vec<u8>> {
     json(
         StatusCode::OK,
         &j!({"enabled": m.enabled, "message": m.message, "retry_after_seconds": m.retry_after.as_secs(), "source": m.source}),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DrainBody {
+    pool: String,
+    backend: String,
+    #[serde(default = "yes")]
+    drain: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Drains one backend by hand (no new requests; in-flight ones finish), or undoes it. The
+/// state belongs to the live backend, so it survives reloads that keep the backend.
+pub fn drain(app: &App, body: &[u8]) -> Response<Vec<u8>> {
+    let b: DrainBody = match serde_json::from_slice(body) {
+        Ok(b) => b,
+        Err(e) => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                &j!({"error": format!("invalid body: {e}")}),
+            )
+        }
+    };
+    let snap = app.store.load();
+    let found = snap
+        .pools
+        .iter()
+        .filter(|p| p.name() == b.pool)
+        .flat_map(|p| p.backends.iter())
+        .find(|be| be.label == b.backend);
+    let Some(backend) = found else {
+        return json(
+            StatusCode::NOT_FOUND,
+            &j!({"error": "no such pool/backend"}),
+        );
+    };
+    backend.set_drained(b.drain);
+    app.replan.notify_one();
+    tracing::warn!(pool = %b.pool, backend = %b.backend, drained = b.drain, "backend drain changed by admin");
+    json(
+        StatusCode::OK,
+        &j!({"pool": b.pool, "backend": b.backend, "drained": b.drain, "in_flight": backend.inflight()}),
     )
 }
 

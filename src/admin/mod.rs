@@ -97,7 +97,7 @@ impl ServeHttp for Admin {
                 "text/html; charset=utf-8",
                 status::PAGE.as_bytes().to_vec(),
             ),
-            (Method::POST, p @ ("/reload" | "/maintenance")) => {
+            (Method::POST, p @ ("/reload" | "/maintenance" | "/drain")) => {
                 if let Err(r) = control::authorize(app, s) {
                     return *r;
                 }
@@ -105,15 +105,16 @@ impl ServeHttp for Admin {
                     Ok(b) => b,
                     Err(r) => return r,
                 };
-                if p == "/reload" {
-                    control::reload(app)
-                } else {
-                    control::maintenance(app, &body)
+                match p {
+                    "/reload" => control::reload(app),
+                    "/maintenance" => control::maintenance(app, &body),
+                    _ => control::drain(app, &body),
                 }
             }
             (
                 _,
-                "/healthz" | "/readyz" | "/metrics" | "/status" | "/" | "/reload" | "/maintenance",
+                "/healthz" | "/readyz" | "/metrics" | "/status" | "/" | "/reload" | "/maintenance"
+                | "/drain",
             ) => json(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &serde_json::json!({"error": "method not allowed"}),

@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""Load generator for the overload drill (asyncio, standard library only).
+
+Two modes.
+
+open  -- open-loop load at fixed arrival rates, one rate per class:
+
+    python3 load.py open --target 127.0.0.1:8080 --duration 20 \\
+        --rate critical=45:/login --rate normal=135:/orders --rate bulk=120:/reports \\
+        --out results.json
+
+  Arrivals of each class are evenly spaced (1/rate apart, a random phase per class) and do
+  not wait for earlier answers: a slow proxy gets more concurrent requests, as it would from
+  real users. Every request goes on a NEW connection (`Connection: close`), like independent
+  browsers and integrations; no pool means no head-of-line blocking inside the generator and
+  no hidden client-side queue. Each request has a 5 s deadline (`--timeout`) covering connect,
+  send and the whole answer; past it the request is recorded as a timeout.
+
+  Latency is measured from the request's SCHEDULED start, not from when the generator got
+  round to it, so a late generator cannot hide queueing (no coordinated omission). The
+  generator's own lag (actual start - scheduled start) is recorded as well, and the output
+  carries the achieved offered rate, so a run where the generator fell behind is visible.
+
+  Each request's path is the class's prefix plus "/<n>" (e.g. /login/17). With --tenants N the
+  requests carry `X-Tenant-Id: t<n mod N>`; without it (the default) no tenant header is sent.
+
+  Output JSON: {"mode": "open", "target", "duration", "timeout", "rates": {class: [rate, path]},
+  "started": n, "offered_rps": achieved, "lag_ms": {p50, p99, max},
+  "requests": [[class, scheduled_s, lag_s, status, latency_s, error], ...]}
+  status is 0 when no answer came; error is "" or timeout / connect / reset / protocol.
+
+capacity -- the directly measured capacity of one origin: closed loop, `--concurrency`
+  keep-alive connections each sending the next request as soon as the previous one is
+  answered, for `--duration` seconds; prints (and with --out writes) {"rps": ..., ...}.
+
+    python3 load.py capacity --target 127.0.0.1:9002 --concurrency 4 --duration 5
+"""
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+
+
+def pct(values, q):
+    """Nearest-rank percentile of a list (q in 0..1); None for an empty list."""
+    if not values:
+        return None
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(q * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+class ProtocolError(Exception):
+    pass
+
+
+async def read_response(reader: asyncio.StreamReader, method: str = "GET"):
+    """Reads one HTTP/1.x response; returns (status, headers, body_len)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+        raise ProtocolError(lines[0])
+    status = int(parts[1])
+    headers = {}
+    for ln in lines[1:]:
+        if ln:
+            k, _, v = ln.partition(":")
+            headers[k.strip().lower()] = v.strip()
+    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        return status, headers, 0
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        total = 0
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";")[0].strip(), 16)
+            if size == 0:
+                # trailers until an empty line
+                while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                    pass
+                return status, headers, total
+            await reader.readexactly(size + 2)
+            total += size
+    if "content-length" in headers:
+        n = int(headers["content-length"])
+        await reader.readexactly(n)
+        return status, headers, n
+    body = await reader.read()  # until the server closes
+    return status, headers, len(body)
+
+
+async def one_request(host, port, path, tenant):
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        req = "GET %s HTTP/1.1\r\nHost: firetms.test\r\nUser-Agent: firebreak-drill\r\nAccept: application/json\r\n" % path
+        if tenant is not None:
+            req += "X-Tenant-Id: %s\r\n" % tenant
+        req += "Connection: close\r\n\r\n"
+        writer.write(req.encode())
+        await writer.drain()
+        status, _, _ = await read_response(reader)
+        return status
+    finally:
+        writer.close()
+
+
+async def run_open(a):
+    host, _, port = a.target.rpartition(":")
+    port = int(port)
+    classes = []
+    for spec in a.rate:
+        name, _, rest = spec.partition("=")
+        rate, _, path = rest.partition(":")
+        classes.append((name, float(rate), path or "/"))
+    rng = random.Random(a.seed)
+    schedule = []
+    for name, rate, path in classes:
+        if rate <= 0:
+            continue
+        phase = rng.random() / rate
+        n = int(a.duration * rate)
+        for k in range(n):
+            t = phase + k / rate
+            if t < a.duration:
+                schedule.append((t, name, path))
+    schedule.sort()
+
+    records = [None] * len(schedule)
+    loop = asyncio.get_running_loop()
+    sem_started = 0
+
+    async def fire(i, t_sched, name, path, t0):
+        lag = loop.time() - t0 - t_sched
+        tenant = ("t%d" % (i % a.tenants)) if a.tenants else None
+        status, err = 0, ""
+        try:
+            status = await asyncio.wait_for(
+                one_request(host, port, "%s/%d" % (path.rstrip("/"), i), tenant), a.timeout
+            )
+        except asyncio.TimeoutError:
+            err = "timeout"
+        except (ConnectionRefusedError, OSError) as e:
+            err = "connect" if isinstance(e, ConnectionRefusedError) else "reset"
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError, ValueError):
+            err = "protocol"
+        latency = loop.time() - t0 - t_sched
+        records[i] = [name, round(t_sched, 6), round(lag, 6), status, round(latency, 6), err]
+
+    tasks = []
+    t0 = loop.time()
+    wall0 = time.time()
+    for i, (t, name, path) in enumerate(schedule):
+        delay = t0 + t - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(fire(i, t, name, path, t0)))
+        sem_started += 1
+    t_sent = loop.time() - t0
+    await asyncio.gather(*tasks)
+    lags = [r[2] for r in records]
+    out = {
+        "mode": "open",
+        "label": a.label,
+        "target": a.target,
+        "duration": a.duration,
+        "timeout": a.timeout,
+        "tenants": a.tenants,
+        "wall_start": wall0,
+        "rates": {n: [r, p] for n, r, p in classes},
+        "planned_rps": sum(r for _, r, _ in classes),
+        "started": sem_started,
+        "send_span_s": round(t_sent, 3),
+        # requests actually started over the configured window
+        "offered_rps": round(sem_started / a.duration, 2),
+        "lag_ms": {
+            "p50": round(1000 * pct(lags, 0.5), 2) if lags else None,
+            "p99": round(1000 * pct(lags, 0.99), 2) if lags else None,
+            "max": round(1000 * max(lags), 2) if lags else None,
+        },
+        "requests": records,
+    }
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(out, f, separators=(",", ":"))
+    ok = sum(1 for r in records if 200 <= r[3] < 300)
+    print(
+        "load %s: %d requests in %.1fs (offered %.1f/s, lag p99 %.1f ms), %d 2xx"
+        % (a.label or a.target, len(records), a.duration, out["offered_rps"], out["lag_ms"]["p99"] or 0, ok),
+        file=sys.stderr,
+    )
+
+
+async def run_capacity(a):
+    host, _, port = a.target.rpartition(":")
+    port = int(port)
+    loop = asyncio.get_running_loop()
+    done = 0
+    errors = 0
+    lat = []
+    stop_at = loop.time() + a.duration
+
+    async def worker(w):
+        nonlocal done, errors
+        reader = writer = None
+        i = 0
+        while loop.time() < stop_at:
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(host, port)
+                t = loop.time()
+                writer.write(
+                    ("GET %s/%d-%d HTTP/1.1\r\nHost: firetms.test\r\n\r\n" % (a.path.rstrip("/"), w, i)).encode()
+                )
+                await writer.drain()
+                status, headers, _ = await asyncio.wait_for(read_response(reader), a.timeout)
+                i += 1
+                # count only answers completed inside the window
+                if loop.time() <= stop_at:
+                    if 200 <= status < 300:
+                        done += 1
+                        lat.append(loop.time() - t)
+                    else:
+                        errors += 1
+                if "close" in headers.get("connection", "").lower():
+                    writer.close()
+                    writer = None
+            except Exception:
+                errors += 1
+                if writer is not None:
+                    writer.close()
+                writer = None
+                await asyncio.sleep(0.01)
+        if writer is not None:
+            writer.close()
+
+    t0 = loop.time()
+    await asyncio.gather(*(worker(w) for w in range(a.concurrency)))
+    span = min(loop.time(), stop_at) - t0
+    out = {
+        "mode": "capacity",
+        "target": a.target,
+        "concurrency": a.concurrency,
+        "duration": round(span, 3),
+        "ok": done,
+        "errors": errors,
+        "rps": round(done / span, 2) if span > 0 else 0.0,
+        "latency_ms_p50": round(1000 * pct(lat, 0.5), 2) if lat else None,
+        "latency_ms_p99": round(1000 * pct(lat, 0.99), 2) if lat else None,
+    }
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(out, f, indent=1)
+    print(json.dumps(out))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="mode", required=True)
+    o = sub.add_parser("open", help="open-loop load at fixed rates per class")
+    o.add_argument("--target", required=True, help="HOST:PORT (loopback)")
+    o.add_argument("--rate", action="append", required=True, help="CLASS=RATE:/PATH, repeatable")
+    o.add_argument("--duration", type=float, default=20.0)
+    o.add_argument("--timeout", type=float, default=5.0)
+    o.add_argument("--tenants", type=int, default=0, help="send X-Tenant-Id from N tenants (0 = none)")
+    o.add_argument("--seed", type=int, default=1)
+    o.add_argument("--label", default="")
+    o.add_argument("--out")
+    c = sub.add_parser("capacity", help="closed-loop direct capacity of one origin")
+    c.add_argument("--target", required=True)
+    c.add_argument("--concurrency", type=int, default=4)
+    c.add_argument("--duration", type=float, default=5.0)
+    c.add_argument("--timeout", type=float, default=5.0)
+    c.add_argument("--path", default="/orders")
+    c.add_argument("--out")
+    a = ap.parse_args()
+    host = a.target.rpartition(":")[0]
+    if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
+        sys.exit("load.py: the drill only sends traffic to loopback, not %s" % host)
+    asyncio.run(run_open(a) if a.mode == "open" else run_capacity(a))
+
+
+if __name__ == "__main__":
+    main()
