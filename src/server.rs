@@ -7,6 +7,7 @@ use crate::app::App;
 use crate::background::Background;
 use crate::config::Config;
 use crate::proxy::Proxy;
+use pingora::listeners::tls::TlsSettings;
 use pingora::proxy::http_proxy_service_with_name;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{RunArgs, Server};
@@ -64,9 +65,10 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
             tls.cert.display().to_string(),
             tls.key.display().to_string(),
         );
-        proxy
-            .add_tls(&tls.addr.to_string(), &cert, &key)
+        let mut settings = TlsSettings::intermediate(&cert, &key)
             .map_err(|e| format!("TLS listener {}: {e}", tls.addr))?;
+        settings.enable_h2(); // HTTP/2 by ALPN, HTTP/1.1 otherwise
+        proxy.add_tls_with_settings(&tls.addr.to_string(), None, settings);
     }
     let mut admin = Service::new("firebreak admin".to_string(), Admin::new(app.clone()));
     admin.add_tcp(&config.admin.listen.to_string());

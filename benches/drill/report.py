@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Turns the drill's result files into the comparison table.
+
+    python3 report.py RESULTS_DIR        # re-print the table of a finished run
+
+RESULTS_DIR holds capacity.json (the standby's directly measured capacity) and, per proxy,
+<proxy>-load.json written by `load.py open`; firebreak-calm.json for the calm phase. The
+definitions (all latencies are from the request's scheduled start, see load.py):
+
+  offered      requests the generator actually started / load duration (req/s), and the
+               generator's own start lag p99; compare with the planned rate
+  crit≤1s      % of critical (/login) requests answered 2xx within 1 s
+  norm≤1s      the same for normal (/orders) and bulk (/reports)
+  bulk≤1s
+  goodput      2xx answered within 1 s, all classes, per second of load
+  good/cap     goodput ÷ the standby's directly measured capacity
+  refused      answers with status 503 or 429 (a proxy's refusal), any latency
+  ref p99      99th percentile latency of those refusals (ms)
+  2xx p50/p99  latency of every 2xx answer (admitted and served), whatever its latency (ms)
+  timeout      no complete answer within the generator's 5 s deadline
+  other        connection errors (refused/reset/protocol) plus any other status (502, 504, 4xx)
+"""
+
+import json
+import os
+import sys
+
+CLASSES = ("critical", "normal", "bulk")
+
+
+def pct(values, q):
+    if not values:
+        return None
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(q * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def summarize(load: dict, capacity_rps: float) -> dict:
+    reqs = load["requests"]
+    dur = float(load["duration"])
+    ok = lambda r: 200 <= r[3] < 300  # noqa: E731
+    good = [r for r in reqs if ok(r) and r[4] <= 1.0]
+    refused = [r for r in reqs if r[3] in (503, 429)]
+    timeouts = [r for r in reqs if r[5] == "timeout"]
+    other = [
+        r for r in reqs
+        if (r[3] == 0 and r[5] != "timeout") or (r[3] != 0 and not ok(r) and r[3] not in (503, 429))
+    ]
+    admitted = [r[4] for r in reqs if ok(r)]
+    per_class = {}
+    for c in CLASSES:
+        rc = [r for r in reqs if r[0] == c]
+        gc = [r for r in rc if ok(r) and r[4] <= 1.0]
+        per_class[c] = {
+            "sent": len(rc),
+            "ok_within_1s": len(gc),
+            "ok_within_1s_pct": (100.0 * len(gc) / len(rc)) if rc else None,
+            "ok_any": sum(1 for r in rc if ok(r)),
+            "refused": sum(1 for r in rc if r[3] in (503, 429)),
+        }
+    statuses = {}
+    for r in reqs:
+        key = str(r[3]) if r[3] else r[5]
+        statuses[key] = statuses.get(key, 0) + 1
+    goodput = len(good) / dur
+    ms = lambda v: None if v is None else round(1000.0 * v, 1)  # noqa: E731
+    return {
+        "requests": len(reqs),
+        "planned_rps": load.get("planned_rps"),
+        "offered_rps": load.get("offered_rps"),
+        "generator_lag_ms": load.get("lag_ms"),
+        "per_class": per_class,
+        "critical_ok_within_1s_pct": per_class["critical"]["ok_within_1s_pct"],
+        "goodput_rps": round(goodput, 2),
+        "goodput_over_capacity": round(goodput / capacity_rps, 3) if capacity_rps else None,
+        "refused": len(refused),
+        "refused_p50_ms": ms(pct([r[4] for r in refused], 0.5)),
+        "refused_p99_ms": ms(pct([r[4] for r in refused], 0.99)),
+        "admitted_p50_ms": ms(pct(admitted, 0.5)),
+        "admitted_p99_ms": ms(pct(admitted, 0.99)),
+        "timeouts": len(timeouts),
+        "other": len(other),
+        "statuses": dict(sorted(statuses.items())),
+    }
+
+
+def fmt(v, spec="{:.1f}", none="-"):
+    return none if v is None else spec.format(v)
+
+
+HEADER = (
+    "| proxy    | offered r/s (lag p99) | crit≤1s | norm≤1s | bulk≤1s | goodput r/s | good/cap "
+    "| refused | ref p99 ms | 2xx p50 ms | 2xx p99 ms | timeout | other |"
+)
+RULE = "|" + "|".join("-" * (len(c)) for c in HEADER.split("|")[1:-1]) + "|"
+
+
+def row(name: str, s: dict) -> str:
+    pc = s["per_class"]
+    cells = [
+        " %-8s " % name,
+        " %-21s " % ("%.1f (%s ms)" % (s["offered_rps"], fmt((s["generator_lag_ms"] or {}).get("p99"), "{:.0f}"))),
+        " %6s%% " % fmt(pc["critical"]["ok_within_1s_pct"]),
+        " %6s%% " % fmt(pc["normal"]["ok_within_1s_pct"]),
+        " %6s%% " % fmt(pc["bulk"]["ok_within_1s_pct"]),
+        " %11s " % fmt(s["goodput_rps"]),
+        " %7s%% " % fmt(None if s["goodput_over_capacity"] is None else 100 * s["goodput_over_capacity"], "{:.0f}"),
+        " %7d " % s["refused"],
+        " %10s " % fmt(s["refused_p99_ms"], "{:.0f}"),
+        " %10s " % fmt(s["admitted_p50_ms"], "{:.0f}"),
+        " %10s " % fmt(s["admitted_p99_ms"], "{:.0f}"),
+        " %7d " % s["timeouts"],
+        " %5d " % s["other"],
+    ]
+    return "|" + "|".join(cells) + "|"
+
+
+def firebreak_diag(results_dir: str) -> list:
+    """Summarises firebreak's /status captured at the end of the load phase."""
+    path = os.path.join(results_dir, "firebreak-status-end.json")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        st = json.load(f)
+    out = ["firebreak /status at the end of the load phase (%s):" % os.path.basename(path)]
+    out.append("  tiers: " + ", ".join("tier %s %s share %.2f" % (t["tier"], t["state"], t["share"]) for t in st.get("tiers", [])))
+    for p in st.get("pools", []):
+        out.append(
+            "  pool %-8s tier %s %-9s limit %-6s in_flight %-4s queued %-4s congested %-5s "
+            "p50 %s ms, baseline %s ms, limit baseline %s ms"
+            % (
+                p.get("name"), p.get("tier"), p.get("state"), p.get("limit"), p.get("in_flight"),
+                p.get("queued"), p.get("congested"), p.get("latency_p50_ms"),
+                p.get("latency_baseline_ms"), p.get("limit_baseline_ms"),
+            )
+        )
+        for b in p.get("backends", []):
+            out.append(
+                "    backend %s %s in_flight %s limit %s latency %s ms failures %s"
+                % (b.get("address"), b.get("health"), b.get("in_flight"), b.get("limit"), b.get("latency_ms"), b.get("failures"))
+            )
+    series = os.path.join(results_dir, "firebreak-status.jsonl")
+    if os.path.exists(series):
+        lims = []
+        with open(series) as f:
+            for ln in f:
+                try:
+                    s = json.loads(ln)
+                except ValueError:
+                    continue
+                for p in s["status"].get("pools", []):
+                    if p.get("name") == "standby":
+                        lims.append((s["t"], p.get("limit"), p.get("in_flight"), p.get("queued"), p.get("congested")))
+        if lims:
+            out.append(
+                "  standby over the load phase (t s: limit/in_flight/queued/congested): "
+                + "  ".join("%.0f: %s/%s/%s/%s" % l for l in lims)
+            )
+    return out
+
+
+def render(results_dir: str) -> str:
+    with open(os.path.join(results_dir, "capacity.json")) as f:
+        cap = json.load(f)
+    meta = {}
+    mp = os.path.join(results_dir, "meta.json")
+    if os.path.exists(mp):
+        with open(mp) as f:
+            meta = json.load(f)
+    capacity = cap["standby"]["rps"]
+    lines = []
+    lines.append(
+        "standby capacity (direct, closed loop, concurrency %d, %.0f s): %.1f req/s; primary (generator-bound lower bound): %s req/s"
+        % (cap["standby"]["concurrency"], cap["standby"]["duration"], capacity, cap.get("primary", {}).get("rps", "-"))
+    )
+    if meta:
+        lines.append(
+            "load phase: %s s, planned %s req/s (%s), primary SIGKILLed right before; timeout %s s; new connection per request"
+            % (meta.get("load_seconds"), meta.get("planned_rps"), meta.get("mix"), meta.get("timeout"))
+        )
+    lines.append("")
+    lines.append(HEADER)
+    lines.append(RULE)
+    summaries = {}
+    for name in meta.get("proxies", ["firebreak", "nginx", "haproxy"]):
+        p = os.path.join(results_dir, "%s-load.json" % name)
+        if not os.path.exists(p):
+            continue
+        with open(p) as f:
+            s = summarize(json.load(f), capacity)
+        summaries[name] = s
+        lines.append(row(name, s))
+    calm = os.path.join(results_dir, "firebreak-calm.json")
+    if os.path.exists(calm):
+        with open(calm) as f:
+            c = json.load(f)
+        s = summarize(c, capacity)
+        summaries["firebreak-calm"] = s
+        non2xx = s["requests"] - sum(v["ok_any"] for v in s["per_class"].values())
+        lines.append("")
+        lines.append(
+            "firebreak calm (primary and standby alive, %.0f req/s offered for %.0f s): %d requests, refused %d, "
+            "other non-2xx %d, timeouts %d, 2xx p50 %s ms p99 %s ms"
+            % (s["offered_rps"], c["duration"], s["requests"], s["refused"], non2xx - s["refused"] - s["timeouts"],
+               s["timeouts"], fmt(s["admitted_p50_ms"], "{:.0f}"), fmt(s["admitted_p99_ms"], "{:.0f}"))
+        )
+    diag = firebreak_diag(results_dir)
+    if diag:
+        lines.append("")
+        lines.extend(diag)
+    with open(os.path.join(results_dir, "summary.json"), "w") as f:
+        json.dump({"capacity": cap, "meta": meta, "summaries": summaries}, f, indent=1)
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: report.py RESULTS_DIR")
+    print(render(sys.argv[1]))

@@ -1,0 +1,165 @@
+//! Protocols: HTTPS listeners (rustls, HTTP/1.1 and HTTP/2 by ALPN) and WebSocket upgrades
+//! passed through to the backend.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+use support::conf::two_tier;
+use support::proxy::{free_addr, scratch_dir};
+use support::{wait_until, Behaviour, Origin, Proxy};
+
+fn need(tool: &str) {
+    let ok = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        || Command::new(tool)
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "{tool} is missing: `make test` installs it (.ci/deps); or apt-get install {tool}"
+    );
+}
+
+#[test]
+fn https_listener_speaks_http1_and_http2() {
+    need("openssl");
+    need("curl");
+    let dir = scratch_dir("tls");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = Origin::start("a", Behaviour::Normal);
+    let s = Origin::start("standby", Behaviour::Normal);
+    let https = free_addr();
+    let cfg = two_tier(&[(&a, 1)], &[&s], "", "").replace(
+        "http = [\"{HTTP}\"]",
+        &format!(
+            "http = [\"{{HTTP}}\"]\nhttps = [{{ addr = \"{https}\", cert = \"{}\", key = \"{}\" }}]",
+            cert.display(),
+            key.display()
+        ),
+    );
+    let p = Proxy::start(&cfg);
+    assert!(wait_until(Duration::from_secs(5), || p
+        .admin_get("/readyz")
+        .map(|r| r.status == 200)
+        .unwrap_or(false)));
+    for (flag, version) in [("--http1.1", "HTTP/1.1"), ("--http2", "HTTP/2")] {
+        let out = Command::new("curl")
+            .args(["-sk", "-i", flag, "--max-time", "5"])
+            .arg(format!("https://{https}/orders/1"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.starts_with(&format!("{version} 200")),
+            "{flag}: {text}"
+        );
+        assert!(text.to_ascii_lowercase().contains("x-request-id"), "{text}");
+        assert!(text.contains("\"origin\":\"a\""), "{text}");
+    }
+    assert_eq!(a.seen_header("x-forwarded-proto").as_deref(), Some("https"));
+}
+
+/// A backend that accepts a WebSocket-style upgrade and then echoes bytes.
+fn upgrade_echo_origin() -> std::net::SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if c.read(&mut b).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(b[0]);
+                }
+                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                if text.starts_with("get /health") {
+                    let _ = c.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                    );
+                    return;
+                }
+                let _ = c.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = c.read(&mut buf) {
+                    if n == 0 || c.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn websocket_upgrades_pass_through() {
+    let ws = upgrade_echo_origin();
+    let s = Origin::start("standby", Behaviour::Normal);
+    let cfg = two_tier(&[], &[&s], "", "").replace(
+        "backends = []",
+        &format!("backends = [{{ addr = \"{ws}\", weight = 1 }}]"),
+    );
+    let p = Proxy::start(&cfg);
+    assert!(wait_until(Duration::from_secs(5), || {
+        p.admin_get("/status").unwrap().json()["pools"][0]["backends"][0]["health"] == "up"
+    }));
+    let mut c = TcpStream::connect(p.http_addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"GET /live HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            c.read(&mut b).unwrap(),
+            1,
+            "closed before the 101: {}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    for msg in [&b"hello"[..], b"position update 52.23N 21.01E"] {
+        c.write_all(msg).unwrap();
+        let mut got = vec![0u8; msg.len()];
+        c.read_exact(&mut got).unwrap();
+        assert_eq!(got, msg);
+    }
+}
