@@ -11,6 +11,7 @@ pub mod background;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod conn;
 pub mod demo;
 pub mod health;
 pub mod maintenance;

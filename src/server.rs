@@ -6,14 +6,17 @@ use crate::admin::Admin;
 use crate::app::App;
 use crate::background::Background;
 use crate::config::Config;
+use crate::conn::Guarded;
 use crate::proxy::Proxy;
+use pingora::apps::HttpServerOptions;
 use pingora::listeners::tls::TlsSettings;
-use pingora::proxy::http_proxy_service_with_name;
+use pingora::proxy::HttpProxy;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{RunArgs, Server};
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 use std::path::Path;
+use std::time::Duration;
 
 /// Hard cap on attempts per request; the config's `retry.max_attempts` (≤ 10) is the real bound.
 const MAX_ATTEMPTS: usize = 10;
@@ -52,11 +55,14 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
 
-    let mut proxy = http_proxy_service_with_name(
-        &server.configuration,
-        Proxy::new(app.clone()),
-        "firebreak proxy",
-    );
+    let mut http = HttpProxy::new(Proxy::new(app.clone()), server.configuration.clone());
+    http.handle_init_modules();
+    let mut options = HttpServerOptions::default();
+    options.h2_idle_timeout = Some(Duration::from_secs(crate::proxy::KEEPALIVE_SECS));
+    http.server_options = Some(options);
+    let limits = &config.limits;
+    let guarded = Guarded::new(http, limits.max_connections, limits.header_read_timeout);
+    let mut proxy = Service::new("firebreak proxy".to_string(), guarded);
     for addr in &config.listen.http {
         proxy.add_tcp(&addr.to_string());
     }

@@ -203,9 +203,12 @@ fn status_page_renders_backends_tiers_and_health_in_chromium() {
         .iter()
         .map(|r| (r[0].as_str(), r[1].as_str()))
         .collect();
-    assert_eq!(
-        states,
-        [("0", "up"), ("1", "up")],
+    // Both tiers serve; a loaded CI machine may call one `degraded` (latency), never `down`.
+    let tier_ids: Vec<&str> = states.iter().map(|s| s.0).collect();
+    assert_eq!(tier_ids, ["0", "1"], "tier table in:\n{tiers}");
+    let serving = |state: &str| ["up", "degraded"].contains(&state);
+    assert!(
+        states.iter().all(|s| serving(s.1)),
         "tier table in:\n{tiers}"
     );
     assert!(tier_rows[0][2].ends_with('%'), "tier share: {tier_rows:?}");

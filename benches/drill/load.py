@@ -16,10 +16,12 @@ open  -- open-loop load at fixed arrival rates, one rate per class:
   no hidden client-side queue. Each request has a 5 s deadline (`--timeout`) covering connect,
   send and the whole answer; past it the request is recorded as a timeout.
 
-  Latency is measured from the request's SCHEDULED start, not from when the generator got
-  round to it, so a late generator cannot hide queueing (no coordinated omission). The
-  generator's own lag (actual start - scheduled start) is recorded as well, and the output
-  carries the achieved offered rate, so a run where the generator fell behind is visible.
+  Latency is measured from the moment the generator starts the request (before connect) to
+  the last byte of the answer. Arrivals never wait for answers (open loop), so slow answers
+  cannot hold back later requests; what can delay a start is only the generator's own CPU.
+  That lag (actual start - scheduled start) is recorded per request and summarised (p50, p99,
+  max) next to the achieved offered rate, so a run where the generator fell behind is visible
+  and can be discarded. Add the lag to a latency to get the latency from the scheduled start.
 
   Each request's path is the class's prefix plus "/<n>" (e.g. /login/17). With --tenants N the
   requests carry `X-Tenant-Id: t<n mod N>`; without it (the default) no tenant header is sent.
@@ -133,7 +135,8 @@ async def run_open(a):
     sem_started = 0
 
     async def fire(i, t_sched, name, path, t0):
-        lag = loop.time() - t0 - t_sched
+        t_start = loop.time()
+        lag = t_start - t0 - t_sched
         tenant = ("t%d" % (i % a.tenants)) if a.tenants else None
         status, err = 0, ""
         try:
@@ -146,7 +149,7 @@ async def run_open(a):
             err = "connect" if isinstance(e, ConnectionRefusedError) else "reset"
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError, ValueError):
             err = "protocol"
-        latency = loop.time() - t0 - t_sched
+        latency = loop.time() - t_start
         records[i] = [name, round(t_sched, 6), round(lag, 6), status, round(latency, 6), err]
 
     tasks = []

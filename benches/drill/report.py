@@ -5,10 +5,12 @@
 
 RESULTS_DIR holds capacity.json (the standby's directly measured capacity) and, per proxy,
 <proxy>-load.json written by `load.py open`; firebreak-calm.json for the calm phase. The
-definitions (all latencies are from the request's scheduled start, see load.py):
+definitions (a latency runs from the generator starting the request, before connect, to the
+last byte of the answer; see load.py):
 
-  offered      requests the generator actually started / load duration (req/s), and the
-               generator's own start lag p99; compare with the planned rate
+  offered      requests the generator actually started / load duration (req/s), and in
+               brackets the p99 of the generator's own start lag (actual - scheduled start);
+               compare with the planned rate
   crit≤1s      % of critical (/login) requests answered 2xx within 1 s
   norm≤1s      the same for normal (/orders) and bulk (/reports)
   bulk≤1s
@@ -90,7 +92,7 @@ def fmt(v, spec="{:.1f}", none="-"):
 
 
 HEADER = (
-    "| proxy    | offered r/s (lag p99) | crit≤1s | norm≤1s | bulk≤1s | goodput r/s | good/cap "
+    "| proxy     | offered r/s (lag p99) | crit≤1s | norm≤1s | bulk≤1s | goodput r/s | good/cap "
     "| refused | ref p99 ms | 2xx p50 ms | 2xx p99 ms | timeout | other |"
 )
 RULE = "|" + "|".join("-" * (len(c)) for c in HEADER.split("|")[1:-1]) + "|"
@@ -99,7 +101,7 @@ RULE = "|" + "|".join("-" * (len(c)) for c in HEADER.split("|")[1:-1]) + "|"
 def row(name: str, s: dict) -> str:
     pc = s["per_class"]
     cells = [
-        " %-8s " % name,
+        " %-9s " % name,
         " %-21s " % ("%.1f (%s ms)" % (s["offered_rps"], fmt((s["generator_lag_ms"] or {}).get("p99"), "{:.0f}"))),
         " %6s%% " % fmt(pc["critical"]["ok_within_1s_pct"]),
         " %6s%% " % fmt(pc["normal"]["ok_within_1s_pct"]),
@@ -175,6 +177,9 @@ def render(results_dir: str) -> str:
         % (cap["standby"]["concurrency"], cap["standby"]["duration"], capacity, cap.get("primary", {}).get("rps", "-"))
     )
     if meta:
+        la = meta.get("loadavg_start")
+        if la:
+            lines.append("machine: %d cores, load average at start %.2f %.2f %.2f" % ((os.cpu_count() or 0,) + tuple(la)))
         lines.append(
             "load phase: %s s, planned %s req/s (%s), primary SIGKILLed right before; timeout %s s; new connection per request"
             % (meta.get("load_seconds"), meta.get("planned_rps"), meta.get("mix"), meta.get("timeout"))

@@ -8,7 +8,7 @@
 //! * **Health** = Σ available weight × ramp ÷ Σ configured weight: the tier planner's capacity
 //!   signal (Envoy's priority-load model uses the same healthy fraction).
 //! * **Latency factor**: the window's p50 against the pool's own baseline (a minimum that rises
-//!   only slowly, over minutes), `clamp(2 × baseline / p50, 0.25, 1)`, falling at once and
+//!   only slowly, over minutes), `clamp((2 × baseline + 10 ms) / p50, 0.25, 1)`, falling at once and
 //!   recovering over ≥ 2 s. It is how a badly slowed primary spills part of its traffic.
 //!   Quiet windows are pooled until they hold [`MIN_SAMPLES`] samples (at most
 //!   [`MAX_POOLING_NS`] worth), so a slow, lightly loaded pool is still measured.
@@ -24,6 +24,8 @@ pub const MAX_POOLING_NS: u64 = 5_000_000_000;
 pub const LATENCY_TOLERANCE: f64 = 2.0;
 /// A slow pool keeps at least this factor (it is slow, not dead).
 pub const LATENCY_FLOOR: f64 = 0.25;
+/// Slowdowns smaller than this are noise whatever the ratio (a 0.5 ms backend at 1.2 ms is fine).
+pub const LATENCY_SLACK_NS: f64 = 10e6;
 /// Time for the baseline to follow a sustained higher latency (it follows lower ones at once).
 const BASELINE_RISE_NS: f64 = 300e9;
 /// Time for the latency factor to recover from its floor to 1.
@@ -170,7 +172,7 @@ pub(super) fn update_latency(track: &mut LatencyTrack, window: &Drained, now_ns:
         _ => p50,
     };
     track.baseline_ns = Some(base);
-    let target = (LATENCY_TOLERANCE * base / p50).clamp(LATENCY_FLOOR, 1.0);
+    let target = ((LATENCY_TOLERANCE * base + LATENCY_SLACK_NS) / p50).clamp(LATENCY_FLOOR, 1.0);
     track.factor = if target < track.factor {
         target
     } else {
@@ -205,8 +207,8 @@ mod tests {
         update_latency(&mut t, &window(15, 50), now);
         assert_eq!(t.factor, 1.0, "within 2x of baseline: no spill");
         now += 100 * MS;
-        update_latency(&mut t, &window(80, 50), now);
-        assert!(t.factor < 0.3, "8x slower: falls at once ({})", t.factor);
+        update_latency(&mut t, &window(200, 50), now);
+        assert!(t.factor < 0.3, "20x slower: falls at once ({})", t.factor);
         now += 100 * MS;
         update_latency(&mut t, &window(10, 50), now);
         assert!(t.factor < 0.4, "recovers gradually ({})", t.factor);

@@ -82,6 +82,7 @@ impl ProxyHttp for Proxy {
     async fn early_request_filter(&self, session: &mut Session, _ctx: &mut Ctx) -> Result<()> {
         // Pingora carries "infinite" keep-alive over to later requests (#540): set it each time.
         session.set_keepalive(Some(KEEPALIVE_SECS));
+        crate::conn::head_done();
         Ok(())
     }
 
@@ -169,6 +170,7 @@ impl ProxyHttp for Proxy {
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
         accounting::finish(&self.app, session, e, ctx);
+        crate::conn::request_done();
     }
 
     fn suppress_error_log(&self, _session: &Session, ctx: &Ctx, _error: &Error) -> bool {

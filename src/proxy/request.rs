@@ -30,6 +30,9 @@ pub fn admit(app: &App, session: &mut Session, ctx: &mut Ctx) -> Option<Refusal>
     app.retry_budget.on_request(now);
 
     let limits = &snap.config.limits;
+    if crate::conn::content_length_with_transfer_encoding() {
+        return Some(Refusal::BadRequest("content_length_with_transfer_encoding"));
+    }
     if let Some(r) = hygiene(req, limits.max_header_bytes, limits.max_body_bytes) {
         return Some(r);
     }

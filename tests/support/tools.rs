@@ -10,6 +10,7 @@
 //! when the test panics. `artifacts_dir` is `target/test-artifacts/`, kept out of git.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -29,10 +30,12 @@ pub fn require(tool: &str, candidates: &[&str], debian_package: &str) -> Option<
     }
     let skip = std::env::var("FIREBREAK_SKIP_TOOLS").unwrap_or_default();
     if skip.contains(tool) {
-        eprintln!(
+        // Straight to fd 2, past libtest's capture, so the line shows even though the test passes.
+        let line = format!(
             "\n!!!!! SKIPPED: `{tool}` is not installed (looked for {candidates:?}) and \
-             FIREBREAK_SKIP_TOOLS={skip:?} names it. This test did NOT run. !!!!!\n"
+             FIREBREAK_SKIP_TOOLS={skip:?} names it. This test did NOT run. !!!!!\n\n"
         );
+        let _ = std::io::stderr().write_all(line.as_bytes());
         return None;
     }
     panic!(
