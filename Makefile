@@ -9,9 +9,11 @@ demo:
 
 test:
 	@./.ci/deps test
+	@./.ci/deps-browser
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo test --all-targets
 
 deps:
 	@./.ci/deps test
+	@./.ci/deps-browser

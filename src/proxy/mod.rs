@@ -174,7 +174,11 @@ impl ProxyHttp for Proxy {
     }
 
     fn suppress_error_log(&self, _session: &Session, ctx: &Ctx, _error: &Error) -> bool {
-        // Refusals are expected outcomes, logged once in the access log.
-        ctx.refusal.is_some()
+        // Maintenance and shedding are expected outcomes, logged once in the access log;
+        // upstream failures (502/504) keep Pingora's error line with its cause.
+        matches!(
+            ctx.refusal,
+            Some(Refusal::Maintenance { .. } | Refusal::Shed { .. })
+        )
     }
 }
