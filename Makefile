@@ -10,6 +10,7 @@ demo:
 test:
 	@./.ci/deps test
 	@./.ci/deps-browser
+	@./.ci/deps-deploy
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo test --all-targets
@@ -17,3 +18,8 @@ test:
 deps:
 	@./.ci/deps test
 	@./.ci/deps-browser
+	@./.ci/deps-deploy
+
+# Criterion benchmarks of the per-request decisions (not part of CI).
+bench:
+	cargo bench --bench hot_path
