@@ -21,6 +21,8 @@ pub struct App {
     pub maintenance: MaintenanceState,
     pub metrics: Metrics,
     pub retry_budget: RetryBudget,
+    /// Shadow traffic, capacity estimate, rehearsals.
+    pub standby: Arc<crate::standby::Standby>,
     /// Per-client in-flight counts for fairness while shedding.
     pub tenants: Arc<Tenants>,
     /// Wakes the planner at once (a backend was ejected or flipped health).
@@ -37,6 +39,7 @@ impl App {
             metrics: Metrics::new(),
             retry_budget: RetryBudget::default(),
             tenants: Arc::new(Tenants::default()),
+            standby: Arc::default(),
             replan: Notify::new(),
             inflight: AtomicUsize::new(0),
         })
@@ -64,9 +67,16 @@ impl App {
     pub fn plan_tick(&self, end_window: bool) {
         let now = now_ns();
         let snap = self.store.peek();
-        snap.replan(now, end_window);
+        let windows = snap.replan(now, end_window, self.standby.drill_share());
+        if end_window && self.standby.tick(&snap, &windows, now) {
+            snap.replan(now, false, self.standby.drill_share()); // a rehearsal ended: undo its share at once
+        }
         self.metrics
             .refresh(&snap, self.maintenance.get().enabled, now);
+        self.metrics.set_standby(
+            self.standby.estimate().map(|e| e.capacity_rps),
+            self.standby.ratio(),
+        );
     }
 
     pub fn inflight(&self) -> usize {

@@ -61,6 +61,7 @@ impl BackgroundService for Background {
             tokio::spawn(health::run(app.clone(), shutdown.clone())),
             tokio::spawn(sighup(app.clone())),
             tokio::spawn(crate::watch::run(app.clone())),
+            tokio::spawn(crate::standby::run_probes(app.clone())),
         ];
         let _ = shutdown.changed().await;
         let grace = app.store.peek().config.server.grace;

@@ -37,6 +37,35 @@ pub enum Command {
     },
     /// Run two simulated fireTMS origins and the proxy on 127.0.0.1:8080 (admin :9901).
     Demo,
+    /// Rehearse a failover: shift a growing share of live traffic to the standby, abort on SLO
+    /// breach, print a report (exit 0 completed, 2 aborted).
+    Drill {
+        /// Admin address of the running firebreak.
+        #[arg(long, default_value = "127.0.0.1:9901")]
+        admin: std::net::SocketAddr,
+        /// Environment variable holding the admin token.
+        #[arg(long, default_value = "FIREBREAK_ADMIN_TOKEN")]
+        token_env: String,
+        /// Share of all traffic sent to the standby at the start (0..1).
+        #[arg(long)]
+        share: Option<f64>,
+        /// Added to the share every --step-every.
+        #[arg(long)]
+        step: Option<f64>,
+        #[arg(long)]
+        step_every: Option<String>,
+        #[arg(long)]
+        max_share: Option<f64>,
+        /// Total length, e.g. "2m".
+        #[arg(long)]
+        duration: Option<String>,
+        /// SLO: abort above this standby error rate (0..1).
+        #[arg(long)]
+        max_error_rate: Option<f64>,
+        /// SLO: abort above this standby p99, e.g. "500ms".
+        #[arg(long)]
+        max_p99: Option<String>,
+    },
 }
 
 fn check(path: &Path) -> ExitCode {
@@ -80,6 +109,30 @@ pub fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Drill {
+            admin,
+            token_env,
+            share,
+            step,
+            step_every,
+            max_share,
+            duration,
+            max_error_rate,
+            max_p99,
+        } => {
+            let args = crate::rehearse::Args {
+                admin: *admin,
+                token: std::env::var(token_env).ok(),
+                share: *share,
+                step: *step,
+                step_every: step_every.clone(),
+                max_share: *max_share,
+                duration: duration.clone(),
+                max_error_rate: *max_error_rate,
+                max_p99: max_p99.clone(),
+            };
+            ExitCode::from(crate::rehearse::run(&args) as u8)
         }
         Command::Demo => {
             crate::telemetry::init(cli.log_format == "json");

@@ -31,6 +31,8 @@ pub struct Metrics {
     backend_share: GaugeVec,
     backend_ejections: IntGaugeVec,
     tier_share: GaugeVec,
+    standby_capacity: prometheus::Gauge,
+    standby_ratio: prometheus::Gauge,
     pool_limit: GaugeVec,
     pool_inflight: IntGaugeVec,
     pool_queued: IntGaugeVec,
@@ -158,6 +160,8 @@ impl Metrics {
                 "1 while the pool's latency shows queueing (limits enforced).",
                 &["pool"],
             ),
+            standby_capacity: reg(&r, prometheus::Gauge::new("firebreak_standby_capacity_rps", "Estimated sustainable request rate of the standby tier (NaN until measured).").expect("valid metric")),
+            standby_ratio: reg(&r, prometheus::Gauge::new("firebreak_standby_capacity_ratio", "Standby capacity estimate divided by the primary tier's recent peak load (NaN while unknown).").expect("valid metric")),
             tier_share: fgauge(
                 "firebreak_tier_share",
                 "Share of all traffic sent to the tier.",
@@ -239,6 +243,12 @@ impl Metrics {
             };
             self.tier_state.with_label_values(&[&tier]).set(state);
         }
+    }
+
+    /// Publishes the standby's capacity estimate and its ratio to the primary's peak load.
+    pub fn set_standby(&self, capacity: Option<f64>, ratio: f64) {
+        self.standby_capacity.set(capacity.unwrap_or(f64::NAN));
+        self.standby_ratio.set(ratio);
     }
 
     /// The Prometheus text exposition of every metric.

@@ -9,7 +9,7 @@
 
 use crate::clock::now_ns;
 use crate::config::{Config, ConfigErrors};
-use crate::pool::Pool;
+use crate::pool::{Drained, Pool};
 use crate::route::RouteTable;
 use crate::tier::{plan_tiers, TierPlan};
 use arc_swap::ArcSwap;
@@ -67,16 +67,24 @@ impl Snapshot {
 
     /// Re-plans every pool and the tiers. `end_window`: a planning tick ended (drain the
     /// latency windows); false for an immediate re-plan after a health flip.
-    pub fn replan(&self, now_ns: u64, end_window: bool) {
+    /// `rehearsal` is the share a running failover rehearsal sends to the standby tier.
+    /// Returns the drained windows (empty ones for a health-flip replan), by pool.
+    pub fn replan(&self, now_ns: u64, end_window: bool, rehearsal: f64) -> Vec<Drained> {
+        let mut windows = Vec::with_capacity(self.pools.len());
         for p in &self.pools {
             if end_window {
                 let w = p.window.drain();
                 p.replan(now_ns, Some(&w));
+                windows.push(w);
             } else {
                 p.replan(now_ns, None);
+                windows.push(Drained::default());
             }
         }
-        self.tiers.store(Arc::new(plan_tiers(&self.pools)));
+        let mut tiers = plan_tiers(&self.pools);
+        tiers.rehearse(rehearsal);
+        self.tiers.store(Arc::new(tiers));
+        windows
     }
 }
 

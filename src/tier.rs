@@ -64,6 +64,37 @@ impl TierPlan {
         self.tiers.first().map(|t| t.tier)
     }
 
+    /// Gives the first tier above the primary `share` of all traffic (a failover rehearsal),
+    /// scaling the others down. Does nothing when that tier has no capacity.
+    pub fn rehearse(&mut self, share: f64) {
+        let share = share.clamp(0.0, 1.0);
+        let primary = self.primary_tier();
+        let Some(i) = self
+            .tiers
+            .iter()
+            .position(|t| Some(t.tier) != primary && !t.pools.is_empty())
+        else {
+            return;
+        };
+        if share <= self.tiers[i].share {
+            return;
+        }
+        let others: f64 = self
+            .tiers
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| *k != i)
+            .map(|(_, t)| t.share)
+            .sum();
+        if others <= 0.0 {
+            return;
+        }
+        let scale = (1.0 - share) / others;
+        for (k, t) in self.tiers.iter_mut().enumerate() {
+            t.share = if k == i { share } else { t.share * scale };
+        }
+    }
+
     /// Draws a pool index: a tier by share, then a pool within it by weight.
     pub fn draw(&self, rng: &mut fastrand::Rng) -> Option<usize> {
         let mut u = rng.f64();

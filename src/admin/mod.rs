@@ -6,6 +6,7 @@
 //! they answer 403, with a wrong or missing one 401.
 
 mod control;
+mod rehearsal;
 mod status;
 
 use crate::app::App;
@@ -97,7 +98,7 @@ impl ServeHttp for Admin {
                 "text/html; charset=utf-8",
                 status::PAGE.as_bytes().to_vec(),
             ),
-            (Method::POST, p @ ("/reload" | "/maintenance" | "/drain")) => {
+            (Method::POST, p @ ("/reload" | "/maintenance" | "/drain" | "/drill")) => {
                 if let Err(r) = control::authorize(app, s) {
                     return *r;
                 }
@@ -108,13 +109,14 @@ impl ServeHttp for Admin {
                 match p {
                     "/reload" => control::reload(app),
                     "/maintenance" => control::maintenance(app, &body),
+                    "/drill" => rehearsal::drill(app, &body),
                     _ => control::drain(app, &body),
                 }
             }
             (
                 _,
                 "/healthz" | "/readyz" | "/metrics" | "/status" | "/" | "/reload" | "/maintenance"
-                | "/drain",
+                | "/drain" | "/drill",
             ) => json(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &serde_json::json!({"error": "method not allowed"}),

@@ -94,5 +94,14 @@ pub fn status_json(app: &App) -> Value {
         "in_flight": app.inflight(),
         "tiers": tiers.tiers.iter().map(|t| json!({"tier": t.tier, "state": t.state.as_str(), "share": t.share})).collect::<Vec<_>>(),
         "pools": pools,
+        "standby": {
+            "capacity_rps": app.standby.estimate().map(|e| e.capacity_rps),
+            "capacity_ratio": Some(app.standby.ratio()).filter(|r| r.is_finite()),
+            "primary_peak_rps": app.standby.primary_peak_rps(),
+            "estimate": app.standby.estimate(),
+            "shadow_sent": app.standby.shadow_sent.load(std::sync::atomic::Ordering::Relaxed),
+            "shadow_dropped": app.standby.shadow_dropped.load(std::sync::atomic::Ordering::Relaxed),
+            "drill": app.standby.drill(),
+        },
     })
 }

@@ -88,6 +88,9 @@ pub struct Ask {
     pub bucket: usize,
     /// Requests in flight in the process, this one included.
     pub process_inflight: usize,
+    /// A failover rehearsal runs: a standby that cannot admit falls back to the primary
+    /// (a rehearsal never sheds a customer).
+    pub rehearsal: bool,
 }
 
 /// Admits a request. On success returns the pool that admitted it (the drawn one, or a
@@ -128,6 +131,24 @@ pub async fn admit(
                 _tenant: Some(tenant),
             },
         ));
+    }
+    if ask.rehearsal {
+        let mut lower: Vec<usize> = (0..snap.pools.len())
+            .filter(|&i| snap.pools[i].tier() < pool.tier())
+            .collect();
+        lower.sort_by_key(|&i| snap.pools[i].tier());
+        for i in lower {
+            let g = &snap.pools[i].gate;
+            if g.try_acquire(ask.priority) {
+                return Ok((
+                    i,
+                    Permit {
+                        gate: Some(g.clone()),
+                        _tenant: Some(tenant),
+                    },
+                ));
+            }
+        }
     }
     // Spill: a gradual pool of a higher tier takes what this one cannot carry.
     let mut higher: Vec<usize> = (0..snap.pools.len())

@@ -33,6 +33,7 @@ pub struct Config {
     pub maintenance: MaintenanceConf,
     pub retry: RetryConf,
     pub admission: AdmissionConf,
+    pub standby: StandbyConf,
     /// Non-fatal remarks (e.g. admin on a public address without a token).
     pub warnings: Vec<ConfigError>,
 }
@@ -226,6 +227,40 @@ impl Default for AdmissionConf {
             client_key: ClientKey::Addr,
             retry_after: Duration::from_secs(2),
             message: "fireTMS is running on reduced capacity. Please try again in a moment.".into(),
+        }
+    }
+}
+
+/// Standby readiness (firebreak extension, table `[standby]`): shadow traffic, the capacity
+/// probe, and failover rehearsals. Every key is optional.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StandbyConf {
+    /// How often the standby's capacity is measured with a concurrency ramp (zero = never).
+    pub probe_interval: Duration,
+    /// How long each ramp level lasts.
+    pub probe_level: Duration,
+    /// The ramp never puts more than this many probe requests in flight.
+    pub probe_max_concurrency: u32,
+    /// Mirrored (shadow) requests in flight at most; more are dropped, never queued.
+    pub shadow_max_inflight: u32,
+    /// Mirrored requests per second at most.
+    pub shadow_max_rps: u32,
+    /// A rehearsal aborts when the standby's error rate goes above this fraction...
+    pub drill_max_error_rate: f64,
+    /// ...or its p99 latency above this.
+    pub drill_max_p99: Duration,
+}
+
+impl Default for StandbyConf {
+    fn default() -> Self {
+        Self {
+            probe_interval: Duration::from_secs(300),
+            probe_level: Duration::from_secs(1),
+            probe_max_concurrency: 16,
+            shadow_max_inflight: 4,
+            shadow_max_rps: 20,
+            drill_max_error_rate: 0.01,
+            drill_max_p99: Duration::from_secs(1),
         }
     }
 }

@@ -30,6 +30,7 @@ pub(super) struct RawConfig {
     pub maintenance: Option<RawMaintenance>,
     pub retry: Option<RawRetry>,
     pub admission: Option<RawAdmission>,
+    pub standby: Option<RawStandby>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +152,21 @@ pub(super) struct RawAdmission {
     pub client_key: Option<S<String>>,
     pub retry_after: Option<S<Scalar>>,
     pub message: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStandby {
+    /// `"0s"` turns the capacity probe off.
+    pub probe_interval: Option<S<Scalar>>,
+    pub probe_level: Option<S<Scalar>>,
+    pub probe_max_concurrency: Option<S<i64>>,
+    /// 0 = no shadow traffic at all (warned about if a route sets `shadow`).
+    pub shadow_max_inflight: Option<S<i64>>,
+    pub shadow_max_rps: Option<S<i64>>,
+    /// Integers are accepted too (`0` reads as `0.0`).
+    pub drill_max_error_rate: Option<S<f64>>,
+    pub drill_max_p99: Option<S<Scalar>>,
 }
 
 /// A duration or size as written: normally a string with a unit, but numbers are kept too so

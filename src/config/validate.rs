@@ -4,19 +4,22 @@
 //! check runs to the end and records its error at the offending value's position, so one
 //! `firebreak check` run lists everything to fix. Suspicious-but-valid settings become warnings.
 //! This file holds the entry point and the shared checking context ([`Ctx`]); the tables are
-//! checked in `validate/sections.rs` (small tables), `validate/pools.rs`, `validate/routes.rs`
-//! and `validate/admission.rs`.
+//! checked in `validate/sections.rs` (small tables), `validate/pools.rs`, `validate/routes.rs`,
+//! `validate/admission.rs` and `validate/standby.rs`.
 
 mod admission;
 mod pools;
 mod routes;
 mod sections;
+mod standby;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_admission;
 #[cfg(test)]
 mod tests_errors;
+#[cfg(test)]
+mod tests_standby;
 
 use super::raw::{RawConfig, Scalar, S};
 use super::units::{parse_bytes, parse_duration};
@@ -62,6 +65,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
     let maintenance = sections::maintenance(&mut cx, raw.maintenance.as_ref());
     let retry = sections::retry(&mut cx, raw.retry.as_ref());
     let admission = admission::admission(&mut cx, raw.admission.as_ref());
+    let standby = standby::standby(&mut cx, raw.standby.as_ref(), raw.route.as_ref(), &pools);
 
     let Ctx {
         mut errors,
@@ -86,6 +90,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
         maintenance,
         retry,
         admission,
+        standby,
         warnings,
     })
 }

@@ -40,6 +40,9 @@ pub struct Pool {
     /// Admission: the adaptive concurrency limit of this pool.
     pub gate: Arc<Gate>,
     limit: LimitConf,
+    /// Requests answered through this pool, and those that failed (5xx or no answer).
+    pub requests: Arc<std::sync::atomic::AtomicU64>,
+    pub errors: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Pool {
@@ -82,6 +85,8 @@ impl Pool {
                 .map(|p| p.gate.clone())
                 .unwrap_or_else(|| Arc::new(Gate::new(&limit))),
             limit,
+            requests: previous.map(|p| p.requests.clone()).unwrap_or_default(),
+            errors: previous.map(|p| p.errors.clone()).unwrap_or_default(),
         };
         pool.replan(now_ns, None);
         pool

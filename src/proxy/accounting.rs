@@ -49,6 +49,19 @@ pub fn finish(app: &App, session: &Session, e: Option<&Error>, ctx: &mut Ctx) {
         .requests
         .with_label_values(&[&route, pool, &code_s])
         .inc();
+    if let (Some(snap), Some(pi), true) = (
+        &ctx.snap,
+        ctx.pool,
+        ctx.backend.is_some() || ctx.refusal.is_none(),
+    ) {
+        if let Some(p) = snap.pools.get(pi) {
+            p.requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if code == 0 || code >= 500 {
+                p.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
     app.metrics
         .duration
         .with_label_values(&[&route, pool])

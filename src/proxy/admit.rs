@@ -28,11 +28,14 @@ pub async fn admission(app: &App, session: &Session, ctx: &mut Ctx) -> Option<Re
         },
         ClientKey::Addr => app.tenants.bucket(client_ip(session)),
     };
+    let rehearsal = app.standby.drill_share() > 0.0;
+    let drawn_tier = snap.pools[pool].tier();
     let ask = Ask {
         pool,
         priority,
         bucket,
         process_inflight: app.inflight(),
+        rehearsal,
     };
     let (pool, permit) = match admit(&snap, &app.tenants, ask).await {
         Ok(ok) => ok,
@@ -59,9 +62,44 @@ pub async fn admission(app: &App, session: &Session, ctx: &mut Ctx) -> Option<Re
         );
         return Some(shed(app, ctx, "off_on_standby", msg, m.retry_after));
     }
+    if rehearsal && snap.pools[pool].tier() < drawn_tier {
+        // The standby could not take its rehearsal share: a failure for the drill's SLO.
+        app.standby
+            .drill_fallbacks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     ctx.first_pool = Some(pool);
     ctx.permit = Some(permit);
+    if snap.pools[pool].tier() == snap.tiers().primary_tier().unwrap_or(0) {
+        mirror(app, session, ctx, &snap);
+    }
     None
+}
+
+/// Mirrors the request to the standby when its route asks for shadow traffic (GET/HEAD only).
+fn mirror(app: &App, session: &Session, ctx: &Ctx, snap: &std::sync::Arc<crate::reload::Snapshot>) {
+    let req = session.req_header();
+    if !matches!(req.method, http::Method::GET | http::Method::HEAD) {
+        return;
+    }
+    let Some(route) = snap
+        .routes
+        .routes()
+        .into_iter()
+        .find(|r| r.name == ctx.route_name())
+    else {
+        return;
+    };
+    if route.shadow > 0.0 {
+        let host = req
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let path = req.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        app.standby
+            .maybe_shadow(snap, route.shadow, host, path, crate::clock::now_ns());
+    }
 }
 
 fn client_ip(session: &Session) -> Option<std::net::IpAddr> {

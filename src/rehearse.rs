@@ -1,0 +1,131 @@
+//! `firebreak drill`: drive a failover rehearsal through the admin API and print a report.
+//!
+//! Posts `/drill` with the given plan, then polls `/status` once a second, printing the share
+//! reached, the standby's traffic, errors and p99, until the drill completes or aborts. Exit
+//! code: 0 completed, 2 aborted or cancelled, 1 could not run.
+
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// The plan as given on the command line (None = the server's default).
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub admin: SocketAddr,
+    pub token: Option<String>,
+    pub share: Option<f64>,
+    pub step: Option<f64>,
+    pub step_every: Option<String>,
+    pub max_share: Option<f64>,
+    pub duration: Option<String>,
+    pub max_error_rate: Option<f64>,
+    pub max_p99: Option<String>,
+}
+
+fn call(
+    admin: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> Result<(u16, Value), String> {
+    let mut s = TcpStream::connect_timeout(&admin, Duration::from_secs(3))
+        .map_err(|e| format!("{admin}: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {admin}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out);
+    let status = text
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .ok_or("no HTTP answer")?;
+    let json = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    Ok((status, serde_json::from_str(json).unwrap_or(Value::Null)))
+}
+
+fn plan_json(a: &Args) -> String {
+    let mut m = serde_json::Map::new();
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            m.insert(k.into(), v);
+        }
+    };
+    put("share", a.share.map(Value::from));
+    put("step", a.step.map(Value::from));
+    put("step_every", a.step_every.clone().map(Value::from));
+    put("max_share", a.max_share.map(Value::from));
+    put("duration", a.duration.clone().map(Value::from));
+    put("max_error_rate", a.max_error_rate.map(Value::from));
+    put("max_p99", a.max_p99.clone().map(Value::from));
+    Value::Object(m).to_string()
+}
+
+/// Runs the rehearsal; returns the process exit code.
+pub fn run(a: &Args) -> i32 {
+    let (code, body) = match call(a.admin, "POST", "/drill", a.token.as_deref(), &plan_json(a)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("firebreak drill: cannot reach the admin API: {e}");
+            return 1;
+        }
+    };
+    if code != 200 {
+        eprintln!("firebreak drill: refused ({code}): {body}");
+        return 1;
+    }
+    println!("rehearsal started: {}", body["drill"]);
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let d = match call(a.admin, "GET", "/status", None, "") {
+            Ok((200, s)) => s["standby"]["drill"].clone(),
+            Ok((c, _)) => {
+                eprintln!("firebreak drill: /status answered {c}");
+                return 1;
+            }
+            Err(e) => {
+                eprintln!("firebreak drill: lost the admin API: {e}");
+                return 1;
+            }
+        };
+        println!(
+            "{:>6} s  share {:>5.1} %  standby requests {:>6}  errors {:>4}  worst p99 {} ms",
+            d["elapsed_ms"].as_u64().unwrap_or(0) / 1000,
+            d["share"].as_f64().unwrap_or(0.0) * 100.0,
+            d["requests"],
+            d["errors"],
+            d["worst_p99_ms"]
+                .as_f64()
+                .map(|v| format!("{v:.0}"))
+                .unwrap_or("-".into()),
+        );
+        match d["state"].as_str() {
+            Some("running") => continue,
+            Some("completed") => {
+                println!(
+                    "rehearsal completed: share reached {:.1} %",
+                    d["share_reached"].as_f64().unwrap_or(0.0) * 100.0
+                );
+                return 0;
+            }
+            other => {
+                println!(
+                    "rehearsal {}: {} (share reached {:.1} %)",
+                    other.unwrap_or("ended"),
+                    d["abort_reason"].as_str().unwrap_or("-"),
+                    d["share_reached"].as_f64().unwrap_or(0.0) * 100.0
+                );
+                return 2;
+            }
+        }
+    }
+}

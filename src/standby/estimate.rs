@@ -1,0 +1,118 @@
+//! The standby's sustainable throughput, from a concurrency ramp.
+//!
+//! Little's law says throughput X = concurrency / latency. Driving the standby at rising
+//! concurrency c = 1, 2, 4, … shows X(c) growing while workers are free, then flattening once
+//! requests queue, while latency R(c) starts to climb. The sustainable capacity is the best
+//! throughput seen at a level whose latency is still within `tolerance` × the no-load latency
+//! (the same criterion the adaptive limiter uses for "not congested"); the ramp stops at the
+//! first level past it, so the standby is never pushed far into overload.
+
+/// One ramp level's measurement.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Level {
+    pub concurrency: u32,
+    /// Completed requests per second at this level.
+    pub throughput: f64,
+    /// Median latency in seconds.
+    pub p50: f64,
+    /// Requests that failed (errors, timeouts).
+    pub errors: u32,
+}
+
+/// Latency growth past which a level counts as overloaded.
+pub const TOLERANCE: f64 = 1.5;
+
+/// Should the ramp continue after `levels`? (False once latency or errors show overload.)
+pub fn keep_ramping(levels: &[Level]) -> bool {
+    let (Some(first), Some(last)) = (levels.first(), levels.last()) else {
+        return true;
+    };
+    last.errors == 0 && last.p50 <= TOLERANCE * first.p50
+}
+
+/// Sustainable requests per second, or None without a clean measurement.
+pub fn capacity(levels: &[Level]) -> Option<f64> {
+    let base = levels.first()?.p50;
+    if !(base.is_finite() && base > 0.0) {
+        return None;
+    }
+    let ok = |l: &&Level| l.errors == 0 && l.p50 <= TOLERANCE * base && l.throughput.is_finite();
+    let best_ok = levels
+        .iter()
+        .filter(ok)
+        .map(|l| l.throughput)
+        .fold(0.0, f64::max);
+    // Past the knee, throughput that was still achieved (while queueing) is real capacity too.
+    let best_over = levels
+        .iter()
+        .filter(|l| l.errors == 0)
+        .map(|l| l.throughput)
+        .fold(0.0, f64::max);
+    let est = if best_over > best_ok * 1.1 && !levels.iter().all(|l| ok(&l)) {
+        best_over
+    } else {
+        best_ok
+    };
+    (est > 0.0).then_some(est)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A simulated app server: `workers` × `service` seconds, measured at concurrency c.
+    fn level(workers: u32, service: f64, c: u32) -> Level {
+        let busy = c.min(workers) as f64;
+        let throughput = busy / service;
+        let p50 = service * (c as f64 / workers as f64).max(1.0);
+        Level {
+            concurrency: c,
+            throughput,
+            p50,
+            errors: 0,
+        }
+    }
+
+    fn ramp(workers: u32, service: f64) -> Vec<Level> {
+        let mut levels = vec![];
+        let mut c = 1;
+        while c <= 64 && keep_ramping(&levels) {
+            levels.push(level(workers, service, c));
+            c *= 2;
+        }
+        levels
+    }
+
+    #[test]
+    fn two_workers_at_20ms_is_100_per_second() {
+        let levels = ramp(2, 0.020);
+        let est = capacity(&levels).unwrap();
+        assert!((est - 100.0).abs() / 100.0 <= 0.25, "{est}");
+        assert!(
+            levels.len() <= 3,
+            "the ramp went on past the knee: {levels:?}"
+        );
+    }
+
+    #[test]
+    fn a_bigger_standby_is_measured_as_bigger() {
+        let est = capacity(&ramp(12, 0.010)).unwrap();
+        assert!((est - 1200.0).abs() / 1200.0 <= 0.25, "{est}");
+    }
+
+    #[test]
+    fn errors_and_empty_ramps_give_nothing_or_stop() {
+        assert_eq!(capacity(&[]), None);
+        let mut bad = level(2, 0.02, 1);
+        bad.errors = 3;
+        assert_eq!(capacity(&[bad]), None);
+        assert!(!keep_ramping(&[level(2, 0.02, 1), bad]));
+        let zero = Level {
+            concurrency: 1,
+            throughput: 0.0,
+            p50: 0.0,
+            errors: 0,
+        };
+        assert_eq!(capacity(&[zero]), None);
+    }
+}

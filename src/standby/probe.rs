@@ -1,0 +1,88 @@
+//! The capacity probe loop: every `probe_interval`, while the standby carries no real traffic
+//! and no rehearsal runs, ramp concurrency against one standby backend with recently mirrored
+//! paths (or `/`), and scale the result by the number of healthy standby backends.
+
+use super::estimate::capacity;
+use super::shadow::ramp;
+use super::{standby_pools, Estimate};
+use crate::app::App;
+use crate::clock::now_ns;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The first probe runs this soon after start (or after `probe_interval` if shorter).
+const FIRST_PROBE: Duration = Duration::from_secs(3);
+
+/// Runs probes until the task is dropped.
+pub async fn run_probes(app: Arc<App>) {
+    let mut wait = FIRST_PROBE.min(app.store.peek().config.standby.probe_interval);
+    loop {
+        tokio::time::sleep(wait.max(Duration::from_millis(100))).await;
+        let snap = app.store.load();
+        let conf = snap.config.standby.clone();
+        wait = conf.probe_interval;
+        if conf.probe_interval.is_zero() {
+            wait = Duration::from_secs(10); // off: look again later in case a reload turns it on
+            continue;
+        }
+        if app.standby.drill_share() > 0.0 {
+            continue;
+        }
+        let now = now_ns();
+        let pools = standby_pools(&snap);
+        let busy = pools.iter().any(|&i| snap.pools[i].gate.inflight() > 0)
+            || snap.tiers().tiers.iter().skip(1).any(|t| t.share > 0.0);
+        let backends: Vec<_> = pools
+            .iter()
+            .flat_map(|&i| snap.pools[i].backends.iter())
+            .filter(|b| b.is_available(now))
+            .cloned()
+            .collect();
+        let Some(target) = backends.first() else {
+            continue;
+        };
+        if busy {
+            tracing::info!("capacity probe skipped: the standby is carrying traffic");
+            continue;
+        }
+        let recent = app.standby.recent();
+        let host = recent
+            .last()
+            .map(|r| r.0.clone())
+            .unwrap_or_else(|| target.addr.to_string());
+        let mut paths: Vec<String> = recent.into_iter().map(|r| r.1).collect();
+        if paths.is_empty() {
+            paths.push("/".into());
+        }
+        let levels = ramp(
+            target.addr,
+            &host,
+            &paths,
+            conf.probe_max_concurrency,
+            conf.probe_level,
+        )
+        .await;
+        let Some(one) = capacity(&levels) else {
+            tracing::warn!(?levels, "capacity probe gave no clean measurement");
+            continue;
+        };
+        let est = Estimate {
+            capacity_rps: one * backends.len() as f64,
+            measured_at: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            backends: backends.len(),
+            levels: levels
+                .iter()
+                .map(|l| (l.concurrency, l.throughput, l.p50 * 1e3))
+                .collect(),
+        };
+        tracing::info!(
+            capacity_rps = est.capacity_rps,
+            backends = est.backends,
+            "standby capacity measured"
+        );
+        app.standby.set_estimate(est);
+    }
+}
