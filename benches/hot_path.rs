@@ -102,7 +102,7 @@ fn admission(c: &mut Criterion) {
     c.bench_function("admission/tenant bucket+enter", |b| {
         b.iter(|| {
             let bucket = tenants.bucket(black_box("tenant-42"));
-            drop(tenants.enter(bucket, 20.0, false, true));
+            drop(tenants.enter(bucket, 20.0, false, true, 1));
         })
     });
 }

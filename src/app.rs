@@ -71,6 +71,7 @@ impl App {
         if end_window && self.standby.tick(&snap, &windows, now) {
             snap.replan(now, false, self.standby.drill_share()); // a rehearsal ended: undo its share at once
         }
+        self.tenants.refresh(now);
         self.metrics
             .refresh(&snap, self.maintenance.get().enabled, now);
         self.metrics.set_standby(

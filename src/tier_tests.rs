@@ -127,8 +127,10 @@ fn a_badly_slowed_primary_spills_part_of_its_traffic() {
         feed(10, now);
     }
     assert_eq!(shares(&plan_tiers(&pools)), vec![1.0, 0.0]);
-    now += 100 * MS;
-    feed(200, now); // 20x its baseline: (2 x 10 + 10) / 200 is under the floor
+    for _ in 0..crate::pool::SLOW_WINDOWS {
+        now += 100 * MS;
+        feed(200, now); // 20x its baseline: (2 x 10 + 10) / 200 is under the floor
+    }
     let plan = plan_tiers(&pools);
     assert_eq!(shares(&plan), vec![0.35, 0.65]);
     assert_eq!(plan.tiers[0].state, TierState::Degraded);

@@ -121,8 +121,9 @@ impl Gate {
         }
     }
 
-    /// Takes a slot, waiting up to `wait` for one.
-    pub async fn acquire(&self, p: Priority, wait: Duration) -> Result<(), Refused> {
+    /// Takes a slot, waiting up to `wait` for one. `boost` queues the request in the critical
+    /// lane (a light client's request, see [`super::tenant`]).
+    pub async fn acquire(&self, p: Priority, wait: Duration, boost: bool) -> Result<(), Refused> {
         if self.try_acquire(p) {
             return Ok(());
         }
@@ -138,7 +139,7 @@ impl Gate {
                 return Err(Refused::Full);
             }
             let (tx, rx) = oneshot::channel();
-            lanes[lane(p)].push_back(tx);
+            lanes[if boost { 0 } else { lane(p) }].push_back(tx);
             self.queued.fetch_add(1, AcqRel);
             rx
         };

@@ -44,13 +44,14 @@ async fn bulk_is_refused_at_once_and_others_wait_their_budget() {
     assert!(g.try_acquire(Priority::Critical));
     let t = Instant::now();
     assert_eq!(
-        g.acquire(Priority::Bulk, Duration::ZERO).await,
+        g.acquire(Priority::Bulk, Duration::ZERO, false).await,
         Err(Refused::Full)
     );
     assert!(t.elapsed() < Duration::from_millis(5));
     let t = Instant::now();
     assert_eq!(
-        g.acquire(Priority::Normal, Duration::from_millis(40)).await,
+        g.acquire(Priority::Normal, Duration::from_millis(40), false)
+            .await,
         Err(Refused::QueueTimeout)
     );
     let waited = t.elapsed();
@@ -71,7 +72,7 @@ async fn a_released_slot_goes_to_the_highest_waiting_class_first() {
     for p in [Priority::Normal, Priority::Critical] {
         let (g, order) = (g.clone(), order.clone());
         tasks.push(tokio::spawn(async move {
-            g.acquire(p, Duration::from_secs(2)).await.unwrap();
+            g.acquire(p, Duration::from_secs(2), false).await.unwrap();
             order.lock().unwrap().push(p);
             tokio::time::sleep(Duration::from_millis(5)).await;
             g.release();
@@ -100,7 +101,10 @@ async fn in_flight_never_exceeds_the_cap_under_contention() {
         let (g, max_seen, live) = (g.clone(), max_seen.clone(), live.clone());
         tasks.push(tokio::spawn(async move {
             let p = [Priority::Critical, Priority::Normal][i % 2];
-            if g.acquire(p, Duration::from_millis(500)).await.is_ok() {
+            if g.acquire(p, Duration::from_millis(500), false)
+                .await
+                .is_ok()
+            {
                 let now = live.fetch_add(1, SeqCst) + 1;
                 max_seen.fetch_max(now, SeqCst);
                 tokio::time::sleep(Duration::from_millis(2)).await;

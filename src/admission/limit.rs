@@ -7,9 +7,12 @@
 //!   while the pool is app-limited (few requests in flight, so samples show the no-load
 //!   latency), never under sustained overload; after 5 updates stuck at the minimum limit it is
 //!   re-learnt from the current window (the backend really got slower). No probe windows.
-//! * **Gradient** every window: `g = clamp(tolerance × baseline / p50, 0.5, 1)`,
-//!   `L ← L·g + √L` when congested (p50 above tolerance × baseline); `L ← L + √L` when not
+//! * **Gradient** every window: `g = clamp((tolerance × baseline + 5 ms) / p50, 0.5, 1)`,
+//!   `L ← L·g` when congested (p50 above tolerance × baseline); `L ← L + √L` when not
 //!   congested and not app-limited (`peak in-flight ≥ L/2`); unchanged when app-limited.
+//!   Unlike Envoy's `L·g + √L`, the queue allowance is only added while latency is clean: at
+//!   small limits (a 2-worker standby) `+√L` alone would hold ~2 extra requests queued in the
+//!   backend and double the latency of everything admitted.
 //! * **Cold start**: a pool without a baseline starts at `initial_limit` and doubles each clean
 //!   window (slow start) until the first sign of queueing; so a standby that suddenly receives
 //!   everything is never flooded at once.
@@ -20,6 +23,8 @@
 use crate::pool::Drained;
 
 pub const MIN_SAMPLES: u64 = 16;
+/// Latency growth smaller than this is noise, not queueing (a 0.5 ms backend at 2 ms is idle).
+pub const SLACK_NS: f64 = 5e6;
 const STUCK_WINDOWS: u32 = 5;
 
 /// Tuning taken from `[admission]`.
@@ -108,12 +113,12 @@ impl GradientLimit {
             Some(b) => b,
         };
         self.baseline_ns = Some(base);
-        let gradient = (conf.tolerance * base / p50).clamp(0.5, 1.0);
+        let gradient = ((conf.tolerance * base + SLACK_NS) / p50).clamp(0.5, 1.0);
         self.congested = gradient < 1.0;
         let next = match (self.mode, self.congested, app_limited) {
             (_, true, _) => {
                 self.mode = Mode::Gradient;
-                self.limit * gradient + self.limit.sqrt()
+                self.limit * gradient
             }
             (_, false, true) => self.limit,
             (Mode::SlowStart, false, false) => self.limit * 2.0,

@@ -5,7 +5,9 @@
 //! when that pool is full, a `gradual` pool of a higher tier may take it (the share the lower
 //! tier cannot carry spills over); otherwise it waits a short, priority-dependent time and is
 //! then refused at once with `503` and `Retry-After`. Clients are held to their fair share
-//! while shedding ([`tenant`]), and a process-wide cap protects firebreak itself.
+//! while shedding ([`tenant`]); a light client's normal request (it has nothing in flight
+//! while others do) waits in the critical lane, so a flood cannot time it out (the sparse-flow
+//! priority of FQ-CoDel, RFC 8290); and a process-wide cap protects firebreak itself.
 //!
 //! The order of checks: process cap → client fair share → own pool → spill → wait → refuse.
 
@@ -121,6 +123,7 @@ pub async fn admit(
             gate.limit(),
             ask.priority == Priority::Critical,
             gate.congested() && gate.inflight() as f64 >= gate.limit() / 2.0,
+            crate::clock::now_ns(),
         )
         .ok_or(ShedReason::ClientFairShare)?;
     if gate.try_acquire(ask.priority) {
@@ -170,10 +173,14 @@ pub async fn admit(
             ));
         }
     }
-    match gate
-        .acquire(ask.priority, wait_for(conf, ask.priority))
-        .await
-    {
+    // A light client (nothing in flight while others are active) waits like critical work:
+    // a flooder's backlog must not time out everyone else's occasional request.
+    let (wait, boost) = if tenant.light && ask.priority == Priority::Normal {
+        (conf.critical_wait.max(wait_for(conf, ask.priority)), true)
+    } else {
+        (wait_for(conf, ask.priority), false)
+    };
+    match gate.acquire(ask.priority, wait, boost).await {
         Ok(()) => Ok((
             ask.pool,
             Permit {

@@ -17,7 +17,7 @@ mod window;
 pub use alias::AliasTable;
 pub use backend::{Backend, InflightGuard};
 pub use ewma::PeakEwma;
-pub use plan::{LatencyTrack, PoolPlan};
+pub use plan::{LatencyTrack, PoolPlan, SLOW_WINDOWS};
 pub use state::{HealthState, PassiveFailure, RAMP_FLOOR};
 pub use window::{Drained, LatencyWindow};
 

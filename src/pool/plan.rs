@@ -8,8 +8,8 @@
 //! * **Health** = Σ available weight × ramp ÷ Σ configured weight: the tier planner's capacity
 //!   signal (Envoy's priority-load model uses the same healthy fraction).
 //! * **Latency factor**: the window's p50 against the pool's own baseline (a minimum that rises
-//!   only slowly, over minutes), `clamp((2 × baseline + 10 ms) / p50, 0.25, 1)`, falling at once and
-//!   recovering over ≥ 2 s. It is how a badly slowed primary spills part of its traffic.
+//!   only slowly, over minutes), `clamp((2 × baseline + 10 ms) / p50, 0.25, 1)`, falling once
+//!   three windows in a row are slow (one slow window is a hiccup) and recovering over ≥ 2 s. It is how a badly slowed primary spills part of its traffic.
 //!   Quiet windows are pooled until they hold [`MIN_SAMPLES`] samples (at most
 //!   [`MAX_POOLING_NS`] worth), so a slow, lightly loaded pool is still measured.
 
@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 /// Fewer samples than this in a window say nothing about latency.
 pub const MIN_SAMPLES: u64 = 16;
+/// Consecutive slow windows before the factor falls (a single slow window is noise).
+pub const SLOW_WINDOWS: u32 = 3;
 /// Samples older than this that never reached `MIN_SAMPLES` are dropped.
 pub const MAX_POOLING_NS: u64 = 5_000_000_000;
 /// A pool up to this many times slower than its baseline keeps its full share.
@@ -45,6 +47,8 @@ pub struct LatencyTrack {
     /// Samples of quiet windows, pooled until there are enough.
     pending: Drained,
     pending_since: u64,
+    /// Consecutive evaluated windows slower than tolerated.
+    slow_windows: u32,
 }
 
 impl Default for LatencyTrack {
@@ -56,6 +60,7 @@ impl Default for LatencyTrack {
             last_ns: 0,
             pending: Drained::default(),
             pending_since: 0,
+            slow_windows: 0,
         }
     }
 }
@@ -173,8 +178,18 @@ pub(super) fn update_latency(track: &mut LatencyTrack, window: &Drained, now_ns:
     };
     track.baseline_ns = Some(base);
     let target = ((LATENCY_TOLERANCE * base + LATENCY_SLACK_NS) / p50).clamp(LATENCY_FLOOR, 1.0);
+    // One slow window is a hiccup (a GC pause, a busy CPU); a slowdown lasts.
+    track.slow_windows = if target < 1.0 {
+        track.slow_windows + 1
+    } else {
+        0
+    };
     track.factor = if target < track.factor {
-        target
+        if track.slow_windows >= SLOW_WINDOWS {
+            target
+        } else {
+            track.factor
+        }
     } else {
         (track.factor + dt / RECOVER_NS).min(target)
     };
@@ -206,9 +221,18 @@ mod tests {
         now += 100 * MS;
         update_latency(&mut t, &window(15, 50), now);
         assert_eq!(t.factor, 1.0, "within 2x of baseline: no spill");
+        for _ in 1..SLOW_WINDOWS {
+            now += 100 * MS;
+            update_latency(&mut t, &window(200, 50), now);
+            assert_eq!(t.factor, 1.0, "a slow window or two is a hiccup");
+        }
         now += 100 * MS;
         update_latency(&mut t, &window(200, 50), now);
-        assert!(t.factor < 0.3, "20x slower: falls at once ({})", t.factor);
+        assert!(
+            t.factor < 0.3,
+            "20x slower for three windows: falls ({})",
+            t.factor
+        );
         now += 100 * MS;
         update_latency(&mut t, &window(10, 50), now);
         assert!(t.factor < 0.4, "recovers gradually ({})", t.factor);
@@ -239,8 +263,8 @@ mod tests {
             now += 100 * MS;
             update_latency(&mut t, &window(10, 50), now);
         }
-        // A slow pool under light load: 2 samples per window.
-        for _ in 0..8 {
+        // A slow pool under light load: 2 samples per window, 16 make one evaluation.
+        for _ in 0..8 * SLOW_WINDOWS {
             now += 100 * MS;
             update_latency(&mut t, &window(200, 2), now);
         }

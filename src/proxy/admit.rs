@@ -49,11 +49,9 @@ pub async fn admission(app: &App, session: &Session, ctx: &mut Ctx) -> Option<Re
             ))
         }
     };
-    let route_refuses = snap
-        .routes
-        .routes()
-        .iter()
-        .any(|r| r.name == ctx.route_name() && r.on_standby == OnStandby::Refuse);
+    let route_refuses = ctx
+        .route_conf()
+        .is_some_and(|r| r.on_standby == OnStandby::Refuse);
     if route_refuses && Some(snap.pools[pool].tier()) != snap.tiers().primary_tier() {
         let m = app.maintenance.get();
         let msg = format!(
@@ -82,12 +80,7 @@ fn mirror(app: &App, session: &Session, ctx: &Ctx, snap: &std::sync::Arc<crate::
     if !matches!(req.method, http::Method::GET | http::Method::HEAD) {
         return;
     }
-    let Some(route) = snap
-        .routes
-        .routes()
-        .into_iter()
-        .find(|r| r.name == ctx.route_name())
-    else {
+    let Some(route) = ctx.route_conf() else {
         return;
     };
     if route.shadow > 0.0 {

@@ -14,8 +14,8 @@ pub struct Ctx {
     pub request_id: String,
     /// The snapshot pinned for this request's whole life.
     pub snap: Option<Arc<Snapshot>>,
-    /// Matched route (name; index into the snapshot's config routes).
-    pub route: Option<(String, Priority)>,
+    /// Matched route: its index in the pinned snapshot's `config.routes`, and its priority.
+    pub route: Option<(usize, Priority)>,
     /// Pool chosen for the first attempt.
     pub first_pool: Option<usize>,
     /// Pool of the current/last attempt.
@@ -41,7 +41,13 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn route_name(&self) -> &str {
-        self.route.as_ref().map(|r| r.0.as_str()).unwrap_or("none")
+        self.route_conf().map(|r| r.name.as_str()).unwrap_or("none")
+    }
+
+    /// The matched route's config.
+    pub fn route_conf(&self) -> Option<&crate::config::RouteConf> {
+        let (i, _) = self.route?;
+        self.snap.as_ref()?.config.routes.get(i)
     }
 
     pub fn pool_name(&self) -> &str {

@@ -44,7 +44,7 @@ pub fn admit(app: &App, session: &mut Session, ctx: &mut Ctx) -> Option<Refusal>
     let Some(route) = snap.routes.find(host, req.uri.path()) else {
         return Some(Refusal::NoRoute);
     };
-    ctx.route = Some((route.name.clone(), route.priority));
+    ctx.route = Some((route.index, route.priority));
 
     let m = app.maintenance.get();
     if m.enabled {

@@ -6,7 +6,7 @@
 use super::Ctx;
 use crate::app::App;
 use crate::clock::now_ns;
-use crate::config::Spill;
+use crate::config::{OnStandby, Spill};
 use crate::pool::select::pick;
 use crate::reload::Snapshot;
 use crate::respond::Refusal;
@@ -27,7 +27,21 @@ pub fn peer(app: &App, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<Http
     let now = now_ns();
     let mut rng = fastrand::Rng::new();
     let first = ctx.pool.or(ctx.first_pool);
-    for pi in candidate_pools(&snap, first, now) {
+    // The common case, the drawn pool has a backend, needs no candidate list.
+    // A route switched off on the standby never moves there on a retry either.
+    let primary_only = ctx
+        .route_conf()
+        .is_some_and(|r| r.on_standby == OnStandby::Refuse);
+    let primary = snap.pools.iter().map(|p| p.tier()).min();
+    let s = &snap;
+    let fallback = || {
+        candidate_pools(s, first, now)
+            .into_iter()
+            .filter(move |&pi| {
+                Some(pi) != first && (!primary_only || Some(s.pools[pi].tier()) == primary)
+            })
+    };
+    for pi in first.into_iter().chain(fallback()) {
         let pool = &snap.pools[pi];
         let plan = pool.plan();
         if let Some(bi) = pick(&pool.backends, &plan, &ctx.tried, &mut rng, now) {
@@ -45,6 +59,18 @@ pub fn peer(app: &App, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<Http
             ctx.attempt_start_ns = now;
             return Ok(Box::new(peer));
         }
+    }
+    if primary_only && ctx.attempts > 1 {
+        let m = app.maintenance.get();
+        ctx.refusal = Some(Refusal::Shed {
+            reason: "off_on_standby",
+            message: format!(
+                "{} This feature is switched off until fireTMS is back on its main servers.",
+                m.message
+            ),
+            retry_after: m.retry_after,
+        });
+        return Error::e_explain(HTTPStatus(503), "route is off while the primary is down");
     }
     if let Some(last) = ctx.last_failure.take() {
         // Retries ran out of backends: answer with what the last attempt met.

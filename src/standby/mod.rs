@@ -65,7 +65,13 @@ pub struct Standby {
     drill_seen: Mutex<Option<(u64, u64)>>,
     /// Drill requests the standby could not admit (sent to the primary instead).
     pub drill_fallbacks: AtomicU64,
+    /// The standby served real traffic recently: no capacity probe before this time (ns).
+    busy_until: AtomicU64,
+    standby_seen: AtomicU64,
 }
+
+/// After real traffic on the standby, the probe waits this long (it must never compete).
+const QUIET_NS: u64 = 30_000_000_000;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -155,6 +161,11 @@ impl Standby {
         });
     }
 
+    /// The standby carried real traffic in the last 30 s (the capacity probe must wait).
+    pub fn recently_busy(&self, now_ns: u64) -> bool {
+        now_ns < self.busy_until.load(Relaxed)
+    }
+
     /// Recent mirrored (host, path) pairs, replayed by the capacity probe.
     pub fn recent(&self) -> Vec<(String, String)> {
         lock(&self.recent).iter().cloned().collect()
@@ -234,11 +245,18 @@ impl Standby {
             l.last_total = total;
             l.last_ns = now_ns;
         }
+        let standby = standby_pools(snap);
+        let served: u64 = standby
+            .iter()
+            .map(|&i| snap.pools[i].requests.load(Relaxed))
+            .sum();
+        if self.standby_seen.swap(served, Relaxed) != served {
+            self.busy_until.store(now_ns + QUIET_NS, Relaxed);
+        }
         let mut drill = lock(&self.drill);
         let Some(d) = drill.as_mut().filter(|d| d.state == drill::State::Running) else {
             return false;
         };
-        let standby = standby_pools(snap);
         let (req, err): (u64, u64) = standby.iter().fold((0, 0), |(r, e), &i| {
             (
                 r + snap.pools[i].requests.load(Relaxed),

@@ -1,5 +1,5 @@
-//! The capacity probe loop: every `probe_interval`, while the standby carries no real traffic
-//! and no rehearsal runs, ramp concurrency against one standby backend with recently mirrored
+//! The capacity probe loop: every `probe_interval`, while the standby has carried no real
+//! traffic for 30 s and no rehearsal runs, ramp concurrency against one standby backend with recently mirrored
 //! paths (or `/`), and scale the result by the number of healthy standby backends.
 
 use super::estimate::capacity;
@@ -30,7 +30,8 @@ pub async fn run_probes(app: Arc<App>) {
         }
         let now = now_ns();
         let pools = standby_pools(&snap);
-        let busy = pools.iter().any(|&i| snap.pools[i].gate.inflight() > 0)
+        let busy = app.standby.recently_busy(now)
+            || pools.iter().any(|&i| snap.pools[i].gate.inflight() > 0)
             || snap.tiers().tiers.iter().skip(1).any(|t| t.share > 0.0);
         let backends: Vec<_> = pools
             .iter()
