@@ -16,7 +16,7 @@ use std::time::Duration;
 /// Admits the request or says why not.
 pub async fn admission(app: &App, session: &Session, ctx: &mut Ctx) -> Option<Refusal> {
     let (Some(snap), Some(pool), Some((_, priority))) =
-        (ctx.snap.clone(), ctx.first_pool, ctx.route.clone())
+        (ctx.snap.clone(), ctx.first_pool, ctx.route)
     else {
         return None;
     };
