@@ -87,6 +87,7 @@ impl BackgroundService for Background {
         for t in tasks {
             t.abort();
         }
+        crate::telemetry::flush();
         std::process::exit(0);
     }
 }

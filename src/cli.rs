@@ -102,7 +102,9 @@ pub fn main() -> ExitCode {
         Command::Check { config } => check(config),
         Command::Run { config, upgrade } => {
             crate::telemetry::init(cli.log_format == "json");
-            match crate::server::run(config, *upgrade) {
+            let result = crate::server::run(config, *upgrade);
+            crate::telemetry::flush();
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("firebreak: {e}");
