@@ -21,6 +21,8 @@ pub struct App {
     pub maintenance: MaintenanceState,
     pub metrics: Metrics,
     pub retry_budget: RetryBudget,
+    /// Certificates of the HTTPS listeners (reloaded with the config).
+    pub certs: crate::certs::Certs,
     /// Shadow traffic, capacity estimate, rehearsals.
     pub standby: Arc<crate::standby::Standby>,
     /// Per-client in-flight counts for fairness while shedding.
@@ -40,6 +42,7 @@ impl App {
             retry_budget: RetryBudget::default(),
             tenants: Arc::new(Tenants::default()),
             standby: Arc::default(),
+            certs: Default::default(),
             replan: Notify::new(),
             inflight: AtomicUsize::new(0),
         })
@@ -53,6 +56,9 @@ impl App {
         if let Some((old, new)) = swapped {
             self.maintenance
                 .on_reload(&old.maintenance, &new.maintenance);
+            for e in self.certs.reload(&new.listen.https) {
+                tracing::error!(error = %e, "certificate not reloaded; the old one stays");
+            }
             self.replan.notify_one();
             tracing::info!(version = report.version, trigger, restart_required = ?report.restart_required, "config reloaded");
         } else {

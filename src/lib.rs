@@ -8,6 +8,7 @@ pub mod admin;
 pub mod admission;
 pub mod app;
 pub mod background;
+pub mod certs;
 pub mod cli;
 pub mod clock;
 pub mod config;

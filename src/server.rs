@@ -73,6 +73,8 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
         );
         let mut settings = TlsSettings::intermediate(&cert, &key)
             .map_err(|e| format!("TLS listener {}: {e}", tls.addr))?;
+        let resolver = app.certs.register(tls.addr, &tls.cert, &tls.key)?;
+        settings.set_cert_resolver(resolver);
         settings.enable_h2(); // HTTP/2 by ALPN, HTTP/1.1 otherwise
         proxy.add_tls_with_settings(&tls.addr.to_string(), None, settings);
     }

@@ -87,6 +87,49 @@ fn https_listener_speaks_http1_and_http2() {
         assert!(text.contains("\"origin\":\"a\""), "{text}");
     }
     assert_eq!(a.seen_header("x-forwarded-proto").as_deref(), Some("https"));
+
+    // A renewed certificate is served after a reload, without a restart.
+    assert!(served_subject(https).contains("localhost"));
+    make_cert(&cert, &key, "renewed.example");
+    p.signal("HUP");
+    assert!(
+        wait_until(Duration::from_secs(5), || served_subject(https)
+            .contains("renewed.example")),
+        "still serving: {}",
+        served_subject(https)
+    );
+}
+
+fn make_cert(cert: &std::path::Path, key: &std::path::Path, cn: &str) {
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        ])
+        .arg(format!("/CN={cn}"))
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The subject of the certificate the listener presents.
+fn served_subject(addr: std::net::SocketAddr) -> String {
+    let sc = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl s_client -connect {addr} -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -subject"
+        ))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&sc.stdout).to_string()
 }
 
 /// A backend that accepts a WebSocket-style upgrade and then echoes bytes.

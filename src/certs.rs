@@ -1,0 +1,79 @@
+//! TLS certificates that reload with the config.
+//!
+//! Each HTTPS listener gets a certificate resolver holding its current certificate behind an
+//! `ArcSwap`; a successful config reload re-reads the listener's PEM files and swaps them in, so
+//! renewed certificates (cert-manager, certbot) take effect without a restart. New handshakes
+//! get the new certificate; established connections keep theirs. A file that fails to load is
+//! reported and the old certificate stays.
+
+use arc_swap::ArcSwap;
+use pingora::tls::sign::CertifiedKey;
+use pingora::tls::{load_certs_and_key_files, ClientHello, CryptoProvider, ResolvesServerCert};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// A listener's current certificate.
+#[derive(Debug)]
+pub struct Reloadable {
+    current: ArcSwap<CertifiedKey>,
+}
+
+impl ResolvesServerCert for Reloadable {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
+    }
+}
+
+/// Reads a PEM certificate chain and key into a rustls certified key.
+pub fn load(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
+    let (c, k) = (cert.display().to_string(), key.display().to_string());
+    let (chain, key) = load_certs_and_key_files(&c, &k)
+        .map_err(|e| format!("{c}: {e}"))?
+        .ok_or_else(|| format!("{c} / {k}: no certificate or no private key found"))?;
+    pingora::tls::install_default_crypto_provider();
+    let provider = CryptoProvider::get_default().ok_or("no TLS crypto provider")?;
+    let chain = chain.into_iter().map(|c| c.into_owned()).collect();
+    CertifiedKey::from_der(chain, key.clone_key(), provider).map_err(|e| format!("{c}: {e}"))
+}
+
+/// The resolvers of all HTTPS listeners, by address.
+#[derive(Debug, Default)]
+pub struct Certs {
+    by_addr: Mutex<HashMap<SocketAddr, Arc<Reloadable>>>,
+}
+
+impl Certs {
+    /// Loads a listener's certificate and returns its resolver (at start-up).
+    pub fn register(
+        &self,
+        addr: SocketAddr,
+        cert: &Path,
+        key: &Path,
+    ) -> Result<Arc<Reloadable>, String> {
+        let r = Arc::new(Reloadable {
+            current: ArcSwap::from_pointee(load(cert, key)?),
+        });
+        self.by_addr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(addr, r.clone());
+        Ok(r)
+    }
+
+    /// Re-reads the certificates of the listeners in `config` (after a reload). Returns the
+    /// errors of those that could not be loaded (they keep their old certificate).
+    pub fn reload(&self, listeners: &[crate::config::TlsListenerConf]) -> Vec<String> {
+        let map = self.by_addr.lock().unwrap_or_else(|e| e.into_inner());
+        let mut errors = vec![];
+        for l in listeners {
+            let Some(r) = map.get(&l.addr) else { continue }; // a new listener needs a restart
+            match load(&l.cert, &l.key) {
+                Ok(k) => r.current.store(Arc::new(k)),
+                Err(e) => errors.push(e),
+            }
+        }
+        errors
+    }
+}
