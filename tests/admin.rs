@@ -273,3 +273,42 @@ fn sigterm_drains_in_flight_requests_then_exits_zero() {
         t0.elapsed()
     );
 }
+
+#[test]
+fn json_logs_have_one_access_line_per_request() {
+    let a = Origin::start("a", Behaviour::Normal);
+    let s = Origin::start("standby", Behaviour::Normal);
+    let p = Proxy::start_with_env(
+        &two_tier(&[(&a, 1)], &[&s], "", ""),
+        &[("FIREBREAK_LOG_FORMAT", "json")],
+    );
+    let r = request(
+        p.http_addr(),
+        "GET",
+        "/orders/7",
+        &[("X-Request-Id", "json-log-1")],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    let line = wait_until(Duration::from_secs(3), || {
+        p.stderr_text().contains("json-log-1")
+    });
+    assert!(line, "no access line: {}", p.stderr_text());
+    let text = p.stderr_text();
+    let access: serde_json::Value = text
+        .lines()
+        .filter(|l| l.contains("json-log-1"))
+        .find_map(|l| serde_json::from_str(l).ok())
+        .expect("the access line is JSON");
+    assert_eq!(access["target"], "access");
+    assert_eq!(access["route"], "default");
+    assert_eq!(access["status"], 200);
+    assert_eq!(access["backend"], a.addr().to_string());
+    assert!(
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "a non-JSON line: {text}"
+    );
+}
