@@ -145,3 +145,22 @@ fn a_chunked_body_past_the_limit_is_cut_with_413() {
         a.applied()
     );
 }
+
+#[test]
+fn an_upgrade_the_backend_declines_does_not_turn_the_connection_into_a_tunnel() {
+    // CVE-2026-2833: old Pingora tunnelled bytes after an `Upgrade` request before the backend
+    // agreed. Here the backend answers 200, not 101; the next request on the connection must be
+    // parsed and proxied as HTTP (it carries firebreak's headers), never passed through raw.
+    let (a, _s, p) = setup("");
+    let bytes = b"GET /first HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
+    let r = send_raw_timeout(p.http_addr(), bytes, Duration::from_secs(3));
+    assert_eq!(r.status(), Some(200), "{}", r.text());
+    std::thread::sleep(Duration::from_millis(200));
+    if a.requests().iter().any(|q| q.contains("/smuggled")) {
+        assert!(
+            a.seen_header("x-request-id").is_some() && a.seen_header("x-forwarded-for").is_some(),
+            "the second request reached the backend raw, through a tunnel"
+        );
+    }
+    assert_eq!(get(p.http_addr(), "/after").unwrap().status, 200);
+}
