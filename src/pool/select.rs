@@ -174,4 +174,51 @@ mod tests {
         let share = c[2] as f64 / 20_000.0;
         assert!(share > 0.05 && share < 0.2, "ramping share {share}");
     }
+
+    #[test]
+    fn property_never_picks_an_unavailable_tried_or_removed_backend() {
+        let mut rng = fastrand::Rng::with_seed(2026);
+        for case in 0..2_000 {
+            let n = rng.usize(1..12);
+            let weights: Vec<u32> = (0..n).map(|_| rng.u32(0..4)).collect();
+            let p = pool(&weights);
+            let now = 10_000 * MS;
+            // Random health: some ejected, some drained; a stale plan from before.
+            let plan = p.plan();
+            for b in &p.backends {
+                match rng.u8(0..4) {
+                    0 => {
+                        b.record_failure(crate::pool::PassiveFailure::Connect, false, now);
+                    }
+                    1 => b.set_drained(true),
+                    _ => {}
+                }
+            }
+            let tried: Vec<_> = p.backends.iter().filter(|_| rng.bool()).cloned().collect();
+            // "Removed": a reload dropped the last backend; a stale plan still lists it.
+            let live = &p.backends[..n - rng.usize(0..=1.min(n - 1))];
+            for _ in 0..20 {
+                match pick(live, &plan, &tried, &mut rng, now) {
+                    Some(i) => {
+                        assert!(i < live.len(), "case {case}: picked a removed backend");
+                        let b = &live[i];
+                        assert!(
+                            b.is_available(now),
+                            "case {case}: picked an unavailable backend"
+                        );
+                        assert!(
+                            !tried.iter().any(|t| Arc::ptr_eq(t, b)),
+                            "case {case}: picked a tried backend"
+                        );
+                    }
+                    None => assert!(
+                        live.iter().all(
+                            |b| !b.is_available(now) || tried.iter().any(|t| Arc::ptr_eq(t, b))
+                        ),
+                        "case {case}: nothing picked though a backend was free"
+                    ),
+                }
+            }
+        }
+    }
 }
