@@ -11,6 +11,7 @@ test:
 	@./.ci/deps test
 	@./.ci/deps-browser
 	@./.ci/deps-deploy
+	@./.ci/deps-reliability
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo test --all-targets
@@ -19,6 +20,7 @@ deps:
 	@./.ci/deps test
 	@./.ci/deps-browser
 	@./.ci/deps-deploy
+	@./.ci/deps-reliability
 
 # Criterion benchmarks of the per-request decisions (not part of CI).
 bench:

@@ -80,10 +80,14 @@ impl Backend {
         InflightGuard(self.clone())
     }
 
-    /// A response arrived after `rtt_ns`.
+    /// A response head arrived after `rtt_ns` (a latency sample; not yet proof of health).
     pub fn record_response(&self, rtt_ns: u64, now_ns: u64) {
         self.samples.fetch_add(1, Relaxed);
         self.ewma.observe(rtt_ns, now_ns);
+    }
+
+    /// A response was delivered whole: the backend works.
+    pub fn record_success(&self) {
         self.health.record_success();
     }
 

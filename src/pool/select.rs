@@ -165,9 +165,9 @@ mod tests {
     #[test]
     fn weight_zero_backends_get_nothing_and_ramping_ones_get_little() {
         let p = pool(&[1, 0, 1]);
-        // Backend 2 ejected at t=0 comes back at 1 s, ramping over 10 s.
+        // Backend 2 ejected at t=0 comes back at 2 s, ramping over 10 s.
         p.backends[2].record_failure(crate::pool::PassiveFailure::Connect, false, 0);
-        let now = 1_000 * MS + 100 * MS;
+        let now = 2_000 * MS + 100 * MS;
         p.replan(now, None);
         let c = counts(&p, 20_000, 13, now);
         assert_eq!(c[1], 0);

@@ -6,9 +6,11 @@
 //! checks is judged by passive signals alone and its backends start up.
 //!
 //! Passive signals (connect failures, timeouts, resets seen by real traffic) eject a backend at
-//! once, before the next probe: with active checks it is marked down until `rise` probes pass;
-//! without, it sits out an exponential backoff (1 s, 2 s, … 30 s) and then comes back half-open.
-//! Every up-transition after the first starts a slow-start ramp.
+//! once, before the next probe: it sits out an exponential backoff (2 s, 4 s, … 60 s, reset by
+//! the first good response) and, with active checks, also needs `rise` passing probes; then it
+//! comes back half-open. Every up-transition after the first starts a slow-start ramp. A
+//! response counts as good only once it has been delivered whole, so a backend that resets
+//! mid-body is ejected like one that refuses connections.
 //!
 //! All fields are atomics so the hot path reads them without locks; writers are the health
 //! checker and request completion, whose rare races only delay a transition by one event.
@@ -19,8 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 pub const RAMP_FLOOR: f64 = 0.1;
 /// Consecutive passive failures (other than connect failures) that eject a backend.
 pub const PASSIVE_THRESHOLD: u32 = 3;
-const BACKOFF_BASE_NS: u64 = 1_000_000_000;
-const BACKOFF_MAX_NS: u64 = 30_000_000_000;
+const BACKOFF_BASE_NS: u64 = 2_000_000_000;
+const BACKOFF_MAX_NS: u64 = 60_000_000_000;
 
 /// What a passive signal was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +108,10 @@ impl HealthState {
         now_ns: u64,
     ) -> bool {
         let n = self.passive_fails.fetch_add(1, Relaxed).saturating_add(1);
-        if kind == PassiveFailure::Response && n < PASSIVE_THRESHOLD {
+        // Half-open: a backend back from an ejection with no good response since goes out again
+        // on its first failure.
+        let on_probation = self.ejections.load(Relaxed) > 0;
+        if kind == PassiveFailure::Response && n < PASSIVE_THRESHOLD && !on_probation {
             return false;
         }
         if !self.is_available(now_ns) {
@@ -114,16 +119,19 @@ impl HealthState {
         }
         self.passive_fails.store(0, Relaxed);
         self.ejections_total.fetch_add(1, Relaxed);
+        // Sit out a backoff that doubles with each ejection not followed by a good response:
+        // a backend that passes its probes but fails real traffic (hung, resetting) must not
+        // be back after two probes.
+        let k = self.ejections.fetch_add(1, Relaxed).min(16);
+        let backoff = BACKOFF_BASE_NS.saturating_mul(1 << k).min(BACKOFF_MAX_NS);
+        let until = now_ns.saturating_add(backoff);
+        self.ejected_until_ns.store(until, Relaxed);
+        // Coming back ramps up like any recovery.
+        self.ramp_start_ns.store(until, Relaxed);
         if actively_checked {
+            // And it needs `rise` passing probes.
             self.passes.store(0, Relaxed);
             self.up.store(false, Relaxed);
-        } else {
-            let k = self.ejections.fetch_add(1, Relaxed).min(16);
-            let backoff = BACKOFF_BASE_NS.saturating_mul(1 << k).min(BACKOFF_MAX_NS);
-            let until = now_ns.saturating_add(backoff);
-            self.ejected_until_ns.store(until, Relaxed);
-            // Coming back half-open ramps up like any recovery.
-            self.ramp_start_ns.store(until, Relaxed);
         }
         true
     }
@@ -158,10 +166,11 @@ impl HealthState {
         // The very first up of a backend present since start-up does not ramp: the whole pool
         // comes up together. Every later recovery does.
         if self.ever_up.swap(true, Relaxed) {
-            self.ramp_start_ns.store(now_ns, Relaxed);
+            // Ramp from now, or from the end of a passive backoff still running.
+            let from = now_ns.max(self.ejected_until_ns.load(Relaxed));
+            self.ramp_start_ns.store(from, Relaxed);
         }
         self.passive_fails.store(0, Relaxed);
-        self.ejected_until_ns.store(0, Relaxed);
         self.up.store(true, Relaxed);
     }
 }
@@ -236,19 +245,59 @@ mod tests {
         let h = HealthState::new(false);
         assert!(h.is_available(0));
         assert!(h.record_passive_failure(PassiveFailure::Connect, false, 0));
-        assert!(!h.is_available(S - 1));
-        assert!(h.is_available(S));
-        assert!(h.ramp(10 * S, S) < 0.2);
-        assert!(h.record_passive_failure(PassiveFailure::Connect, false, S));
-        assert!(!h.is_available(3 * S - 1), "second ejection lasts 2 s");
-        assert!(h.is_available(3 * S));
+        assert!(!h.is_available(2 * S - 1));
+        assert!(h.is_available(2 * S));
+        assert!(h.ramp(10 * S, 2 * S) < 0.2);
+        assert!(h.record_passive_failure(PassiveFailure::Connect, false, 2 * S));
+        assert!(!h.is_available(6 * S - 1), "second ejection lasts 4 s");
+        assert!(h.is_available(6 * S));
         for i in 0..40 {
             h.record_passive_failure(PassiveFailure::Connect, false, (100 + i * 100) * S);
         }
-        assert!(!h.is_available(4_000 * S + 30 * S - 1));
+        assert!(!h.is_available(4_000 * S + 60 * S - 1));
         assert!(
-            h.is_available(4_000 * S + 30 * S),
-            "backoff is capped at 30 s"
+            h.is_available(4_000 * S + 60 * S),
+            "backoff is capped at 60 s"
         );
+    }
+
+    #[test]
+    fn a_backend_back_from_ejection_goes_out_on_its_first_failure_until_it_proves_itself() {
+        let h = HealthState::new(true);
+        h.record_probe(true, 2, 3, 0);
+        for _ in 0..3 {
+            h.record_passive_failure(PassiveFailure::Response, true, S);
+        }
+        assert!(!h.is_available(S));
+        h.record_probe(true, 2, 3, 4 * S);
+        h.record_probe(true, 2, 3, 4 * S);
+        assert!(
+            h.is_available(4 * S),
+            "probes pass and the 2 s backoff is over"
+        );
+        assert!(
+            h.record_passive_failure(PassiveFailure::Response, true, 4 * S),
+            "half-open: one strike"
+        );
+        assert!(!h.is_available(8 * S - 1), "and the backoff doubled");
+        h.record_success();
+        h.record_probe(true, 2, 3, 9 * S);
+        h.record_probe(true, 2, 3, 9 * S);
+        assert!(
+            !h.record_passive_failure(PassiveFailure::Response, true, 9 * S),
+            "forgiven after a good response"
+        );
+    }
+
+    #[test]
+    fn the_backoff_also_holds_an_actively_checked_backend_whose_probes_pass() {
+        let h = HealthState::new(true);
+        h.record_probe(true, 2, 3, 0);
+        h.record_passive_failure(PassiveFailure::Connect, true, S);
+        h.record_probe(true, 2, 3, S + 1);
+        h.record_probe(true, 2, 3, S + 2);
+        assert!(h.is_up(), "probes brought it up");
+        assert!(!h.is_available(S + 2), "but it sits out its backoff");
+        assert!(h.is_available(3 * S));
     }
 }

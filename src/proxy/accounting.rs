@@ -91,5 +91,8 @@ pub fn finish(app: &App, session: &Session, e: Option<&Error>, ctx: &mut Ctx) {
         shed_reason = shed_reason.unwrap_or("-"),
         error = e.map(|e| e.etype().as_str()).unwrap_or("-"),
     );
+    if let (None, Some(guard), 1..=499) = (e, &ctx.backend, code) {
+        guard.backend().record_success();
+    }
     ctx.backend = None;
 }
