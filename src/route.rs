@@ -73,9 +73,12 @@ impl RouteTable {
 }
 
 fn strip_port(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        // [v6]:port
-        return rest.split(']').next().unwrap_or(rest);
+    if host.starts_with('[') {
+        // [v6] or [v6]:port: keep the brackets, as route hosts are written with them.
+        return match host.find(']') {
+            Some(end) => &host[..=end],
+            None => host,
+        };
     }
     match host.rsplit_once(':') {
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
@@ -137,7 +140,9 @@ mod tests {
             Some("login")
         );
         assert_eq!(name(&t, None, "/login").as_deref(), Some("login"));
-        assert_eq!(strip_port("[::1]:80"), "::1");
+        assert_eq!(strip_port("[::1]:80"), "[::1]");
+        assert_eq!(strip_port("[::1]"), "[::1]");
+        assert_eq!(strip_port("[::1"), "[::1");
         assert_eq!(strip_port("h:x"), "h:x");
     }
 

@@ -94,3 +94,22 @@ fn garbage_and_resets_are_502_for_writes_and_retried_for_reads() {
         }
     }
 }
+
+#[test]
+fn a_502_says_connection_close_so_the_next_request_is_not_lost() {
+    let a = Origin::start("a", Behaviour::Garbage);
+    let s = Origin::start("standby", Behaviour::Garbage);
+    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
+    ready(&p);
+    let raw = support::send_raw_timeout(
+        p.http_addr(),
+        b"POST /orders HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx",
+        Duration::from_secs(3),
+    );
+    let text = raw.text().to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 502"), "{text}");
+    assert!(
+        text.contains("connection: close"),
+        "a keep-alive 502 on a connection about to close: {text}"
+    );
+}

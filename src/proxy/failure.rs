@@ -142,6 +142,9 @@ pub async fn answer(app: &App, session: &mut Session, e: &Error, ctx: &mut Ctx) 
         };
     };
     let code = refusal.status();
+    // The connection is not reused after a failed exchange: say so, so the client does not
+    // send its next request into a closing socket.
+    session.set_keepalive(None);
     if session.response_written().is_none() {
         // The client never sees a half-written error page: if sending fails, the connection
         // is closed by Pingora anyway.

@@ -115,10 +115,30 @@ fn origin(cx: &Ctx, span: Option<&Range<usize>>) -> String {
     })
 }
 
-/// Resolves a path against the config directory and checks it can be opened.
+/// Reads at most `max` bytes of a regular file (never a FIFO, device or directory, which could
+/// block or never end).
+pub(super) fn read_regular(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        return Err(std::io::Error::other(format!("larger than {max} bytes")));
+    }
+    Ok(buf)
+}
+
+/// Largest certificate or key file accepted.
+const MAX_PEM_BYTES: u64 = 1 << 20;
+
+/// Resolves a path against the config directory and checks it is a readable regular file.
 fn readable_file(cx: &mut Ctx, v: &S<String>, key: &str) -> Option<PathBuf> {
     let path = cx.dir.join(v.get_ref());
-    match std::fs::File::open(&path) {
+    match read_regular(&path, MAX_PEM_BYTES) {
         Ok(_) => Some(path),
         Err(e) => {
             cx.error(
@@ -253,12 +273,8 @@ pub(super) fn maintenance(cx: &mut Ctx, raw: Option<&RawMaintenance>) -> Mainten
     );
     let page = raw.and_then(|r| r.page.as_ref()).and_then(|p| {
         let path = cx.dir.join(p.get_ref());
-        let read = std::fs::metadata(&path).and_then(|m| {
-            if m.len() > MAX_PAGE_BYTES {
-                return Err(std::io::Error::other("larger than 1MiB"));
-            }
-            std::fs::read_to_string(&path)
-        });
+        let read = read_regular(&path, MAX_PAGE_BYTES)
+            .and_then(|b| String::from_utf8(b).map_err(|_| std::io::Error::other("not UTF-8")));
         read.map_err(|e| {
             cx.error(
                 p.span(),

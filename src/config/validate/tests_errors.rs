@@ -217,6 +217,38 @@ fn maintenance_page_is_read_relative_to_the_config() {
 }
 
 #[test]
+fn special_files_are_refused_without_reading_them() {
+    let dir = std::env::temp_dir().join(format!("firebreak-cfg-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let fifo = dir.join("page.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    let mut pages = vec!["/dev/zero".to_string(), dir.display().to_string()];
+    if made.is_ok_and(|s| s.success()) {
+        pages.push(fifo.display().to_string());
+    }
+    for page in pages {
+        // Would block forever (a FIFO) or never end (/dev/zero) if read naively.
+        let text = format!("{MINIMAL}[maintenance]\npage = \"{page}\"\n");
+        let e = Config::parse(&text, &dir.join("firebreak.toml")).expect_err(&page);
+        assert!(
+            e.errors[0].message.contains("not a regular file"),
+            "{page}: {e}"
+        );
+        let tls = format!(
+            "{MINIMAL}[listen]\nhttps = [{{ addr = \"127.0.0.1:8443\", cert = \"{page}\", key = \"{page}\" }}]\n"
+        );
+        let e = Config::parse(&tls, &dir.join("firebreak.toml")).expect_err(&page);
+        assert!(
+            e.errors
+                .iter()
+                .all(|x| x.message.contains("not a regular file")),
+            "{page}: {e}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn warnings_do_not_fail_the_load() {
     let text = r#"
 [admin]
