@@ -115,6 +115,24 @@ class Children:
         return p is not None and p.poll() is None
 
 
+def cpu_busy(seconds=1.0):
+    """Share of the machine's CPU time that was busy over `seconds` (from /proc/stat), in %."""
+
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + (v[4] if len(v) > 4 else 0)
+        return sum(v), idle
+
+    try:
+        t1, i1 = sample()
+        time.sleep(seconds)
+        t2, i2 = sample()
+        return round(100.0 * (1 - (i2 - i1) / max(1, t2 - t1)), 1)
+    except OSError:
+        return None
+
+
 def free_ports(n):
     socks = []
     try:
@@ -380,7 +398,8 @@ class Drill:
         d = os.path.join(self.out, tag)
         os.makedirs(d, exist_ok=True)
         pp, sp, listen, admin = free_ports(4)
-        self.turns[tag] = {"loadavg_start": os.getloadavg()}
+        # How busy the machine is before this turn starts (other people's builds and tests).
+        self.turns[tag] = {"loadavg_start": os.getloadavg(), "cpu_busy_before_pct": cpu_busy()}
         log("%s: origins primary :%d standby :%d, proxy :%d%s" % (tag, pp, sp, listen, " admin :%d" % admin if proxy == "firebreak" else ""))
         self.origin("primary", pp, PRIMARY, d)
         self.origin("standby", sp, STANDBY, d)
@@ -453,6 +472,17 @@ class StatusSampler(threading.Thread):
                 time.sleep(max(0.0, nxt - (time.time() - t0)))
 
 
+def git_state():
+    """The commit the drill ran on, and which tracked files differed from it."""
+    try:
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.split("\n")
+        return {"head": head, "modified": [ln[3:] for ln in dirty if ln.strip()]}
+    except OSError:
+        return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--firebreak-bin", default=os.path.join(ROOT, "target", "release", "firebreak"))
@@ -513,6 +543,7 @@ def main():
         "loadavg_start": os.getloadavg(),
         "firebreak_bin": a.firebreak_bin if "firebreak" in proxies else None,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "git": git_state(),
     }
     with open(os.path.join(a.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)

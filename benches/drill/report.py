@@ -157,7 +157,7 @@ def firebreak_diag(results_dir: str) -> list:
         if lims:
             out.append(
                 "  standby over the load phase (t s: limit/in_flight/queued/congested): "
-                + "  ".join("%.0f: %s/%s/%s/%s" % l for l in lims)
+                + "  ".join("%.1f: %s/%s/%s/%s" % l for l in lims)
             )
     return out
 
@@ -196,6 +196,10 @@ def render(results_dir: str) -> str:
             s = summarize(json.load(f), capacity)
         summaries[name] = s
         lines.append(row(name, s))
+    if summaries:
+        lines.append("")
+        lines.append("answers by status: " + "; ".join(
+            "%s %s" % (n, " ".join("%s×%d" % kv for kv in s["statuses"].items())) for n, s in summaries.items()))
     calm = os.path.join(results_dir, "firebreak-calm.json")
     if os.path.exists(calm):
         with open(calm) as f:
@@ -209,6 +213,13 @@ def render(results_dir: str) -> str:
             "other non-2xx %d, timeouts %d, 2xx p50 %s ms p99 %s ms"
             % (s["offered_rps"], c["duration"], s["requests"], s["refused"], non2xx - s["refused"] - s["timeouts"],
                s["timeouts"], fmt(s["admitted_p50_ms"], "{:.0f}"), fmt(s["admitted_p99_ms"], "{:.0f}"))
+        )
+    turns = meta.get("turns") or {}
+    if turns:
+        lines.append("")
+        lines.append(
+            "machine CPU busy in the second before each turn (others' work; 2 cores): "
+            + ", ".join("%s %s%%" % (k, v.get("cpu_busy_before_pct")) for k, v in turns.items())
         )
     diag = firebreak_diag(results_dir)
     if diag:
