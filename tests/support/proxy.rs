@@ -84,14 +84,25 @@ impl Proxy {
         loop {
             attempt += 1;
             match Proxy::spawn_once(config_toml, env) {
-                Err(e) if attempt < 3 && e.contains("in use") => continue,
+                Err(e) if attempt < 3 && (e.contains("in use") || e.contains("clashes")) => {
+                    continue
+                }
                 other => return other,
             }
         }
     }
 
     fn spawn_once(config_toml: &str, env: &[(&str, &str)]) -> Result<Proxy, String> {
-        let (http, admin) = (free_addr(), free_addr());
+        // Two ports free at the same time: hold the first while asking for the second, or the
+        // kernel may hand out the same port twice.
+        let (http, admin) = {
+            let a = TcpListener::bind("127.0.0.1:0").expect("cannot bind 127.0.0.1:0");
+            let b = TcpListener::bind("127.0.0.1:0").expect("cannot bind 127.0.0.1:0");
+            (
+                a.local_addr().expect("local_addr"),
+                b.local_addr().expect("local_addr"),
+            )
+        };
         let dir = scratch_dir("firebreak-test");
         let config = dir.join("firebreak.toml");
         std::fs::write(&config, substitute(config_toml, http, admin)).expect("write config");
