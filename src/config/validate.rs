@@ -105,6 +105,28 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// A duration key within `range`, described in errors as `rule` (the default when absent).
+    fn bounded_duration(
+        &mut self,
+        v: Option<&S<Scalar>>,
+        key: &str,
+        default: Duration,
+        range: std::ops::RangeInclusive<Duration>,
+        rule: &str,
+    ) -> Option<Duration> {
+        let Some(v) = v else { return Some(default) };
+        // The key is present, so `duration`'s textual default is never used.
+        let d = self.duration(Some(v), key, "0s")?;
+        if range.contains(&d) {
+            return Some(d);
+        }
+        self.error(
+            v.span(),
+            format!("{key} must be {rule}, not {}", written(v.get_ref())),
+        );
+        None
+    }
+
     fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.errors.push(ConfigError::at(self.text, span, message));
     }
@@ -243,5 +265,14 @@ impl Ctx<'_> {
                 None
             }
         }
+    }
+}
+
+/// A scalar as the user wrote it, for error messages.
+fn written(v: &Scalar) -> String {
+    match v {
+        Scalar::Str(s) => format!("{s:?}"),
+        Scalar::Int(n) => n.to_string(),
+        Scalar::Float(f) => f.to_string(),
     }
 }

@@ -54,7 +54,7 @@ pub(super) fn admission(cx: &mut Ctx, raw: Option<&RawAdmission>) -> AdmissionCo
     let tolerance = latency_tolerance(cx, r.latency_tolerance.as_ref(), d.latency_tolerance);
     let waits = Duration::ZERO..=MAX_WAIT;
     let wait = |cx: &mut Ctx, v: Option<&S<Scalar>>, key: &str, default: Duration| {
-        bounded_duration(cx, v, key, default, waits.clone(), "at most 30s")
+        cx.bounded_duration(v, key, default, waits.clone(), "at most 30s")
     };
     let critical_wait = wait(
         cx,
@@ -78,8 +78,7 @@ pub(super) fn admission(cx: &mut Ctx, raw: Option<&RawAdmission>) -> AdmissionCo
         )
         .and_then(|n| usize::try_from(n).ok());
     let client_key = client_key(cx, r.client_key.as_ref());
-    let retry_after = bounded_duration(
-        cx,
+    let retry_after = cx.bounded_duration(
         r.retry_after.as_ref(),
         "admission.retry_after",
         d.retry_after,
@@ -195,30 +194,6 @@ fn latency_tolerance(cx: &mut Ctx, v: Option<&S<f64>>, default: f64) -> Option<f
          latency: 1.5 = up to 50% slower is not congested)"
     );
     cx.error(v.span(), msg);
-    None
-}
-
-/// A duration key within `range`, described in errors as `rule` (the default when absent).
-fn bounded_duration(
-    cx: &mut Ctx,
-    v: Option<&S<Scalar>>,
-    key: &str,
-    default: Duration,
-    range: RangeInclusive<Duration>,
-    rule: &str,
-) -> Option<Duration> {
-    let Some(v) = v else { return Some(default) };
-    // The key is present, so `duration`'s textual default is never used.
-    let d = cx.duration(Some(v), key, "0s")?;
-    if range.contains(&d) {
-        return Some(d);
-    }
-    let written = match v.get_ref() {
-        Scalar::Str(s) => format!("{s:?}"),
-        Scalar::Int(n) => n.to_string(),
-        Scalar::Float(f) => f.to_string(),
-    };
-    cx.error(v.span(), format!("{key} must be {rule}, not {written}"));
     None
 }
 

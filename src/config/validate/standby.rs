@@ -26,8 +26,7 @@ pub(super) fn standby(
     let d = StandbyConf::default();
     let Some(r) = raw else { return d };
     let probe_interval = probe_interval(cx, r.probe_interval.as_ref(), d.probe_interval);
-    let probe_level = bounded_duration(
-        cx,
+    let probe_level = cx.bounded_duration(
         r.probe_level.as_ref(),
         "standby.probe_level",
         d.probe_level,
@@ -60,8 +59,7 @@ pub(super) fn standby(
         "standby.drill_max_error_rate",
         d.drill_max_error_rate,
     );
-    let drill_max_p99 = bounded_duration(
-        cx,
+    let drill_max_p99 = cx.bounded_duration(
         r.drill_max_p99.as_ref(),
         "standby.drill_max_p99",
         d.drill_max_p99,
@@ -103,39 +101,10 @@ fn probe_interval(cx: &mut Ctx, v: Option<&S<Scalar>>, default: Duration) -> Opt
     }
     let msg = format!(
         "standby.probe_interval must be \"0s\" (probe off) or from 10s to 24h, not {}",
-        written(v.get_ref())
+        super::written(v.get_ref())
     );
     cx.error(v.span(), msg);
     None
-}
-
-/// A duration key within `range`, described in errors as `rule` (the default when absent).
-fn bounded_duration(
-    cx: &mut Ctx,
-    v: Option<&S<Scalar>>,
-    key: &str,
-    default: Duration,
-    range: RangeInclusive<Duration>,
-    rule: &str,
-) -> Option<Duration> {
-    let Some(v) = v else { return Some(default) };
-    // The key is present, so `duration`'s textual default is never used.
-    let d = cx.duration(Some(v), key, "0s")?;
-    if range.contains(&d) {
-        return Some(d);
-    }
-    let msg = format!("{key} must be {rule}, not {}", written(v.get_ref()));
-    cx.error(v.span(), msg);
-    None
-}
-
-/// A duration or size as the file wrote it, for error messages.
-fn written(v: &Scalar) -> String {
-    match v {
-        Scalar::Str(s) => format!("{s:?}"),
-        Scalar::Int(n) => n.to_string(),
-        Scalar::Float(f) => f.to_string(),
-    }
 }
 
 /// Warns at each route's `shadow` when it is above zero but a shadow cap here is zero, so no
