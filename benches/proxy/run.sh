@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Whole-proxy benchmark (issue #5, item 2): firebreak vs nginx vs HAProxy, each on one core.
+#
+#   benches/proxy/run.sh                      # 3 rounds of A B C (firebreak, nginx, haproxy)
+#   benches/proxy/run.sh --rounds 2           # 2 rounds
+#   benches/proxy/run.sh --callgrind          # instructions (callgrind) and syscalls (strace) per request
+#   benches/proxy/run.sh --access-log on      # every proxy writes its per-request access log (default off)
+#   benches/proxy/run.sh --proxies firebreak,nginx --duration 5   # any bench.py option
+#   python3 benches/proxy/bench.py --report target/bench/<time>   # re-print a run's table
+#
+# Environment: FIREBREAK_BIN=path skips `cargo build --release` and uses that binary.
+# Installs wrk, nginx, haproxy, valgrind and strace with apt-get when missing (root only),
+# never touching system services: the origin and the proxies run as foreground children with
+# their own config, pid and log files in a temp dir. Traffic stays on 127.0.0.1. Results go
+# to target/bench/<time>/ (table.txt, results.json, configs/, callgrind/). Every child
+# process is stopped on exit.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+python=${PYTHON:-}
+if [ -z "$python" ]; then
+    for c in python3.11 python3; do
+        if command -v "$c" >/dev/null 2>&1; then python=$c; break; fi
+    done
+fi
+[ -n "$python" ] || { echo "run.sh: python3 is needed" >&2; exit 1; }
+
+PATH=$PATH:/usr/sbin:/sbin
+export PATH
+
+callgrind=0
+for arg in "$@"; do
+    case "$arg" in --callgrind) callgrind=1 ;; --report|--report=*) exec "$python" "$here/bench.py" "$@" ;; esac
+done
+
+# tool -> Debian package
+missing=
+need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+need wrk wrk
+need nginx nginx
+need haproxy haproxy
+need taskset util-linux
+if [ "$callgrind" = 1 ]; then
+    need valgrind valgrind
+    need callgrind_control valgrind
+    need strace strace
+fi
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        # shellcheck disable=SC2086
+        missing=$(printf '%s\n' $missing | sort -u | tr '\n' ' ')
+        echo "run.sh: installing $missing" >&2
+        # The packages' services (nginx, haproxy) are never used: policy-rc.d keeps them from
+        # being started by the install if it is honoured; the benchmark runs its own copies.
+        export DEBIAN_FRONTEND=noninteractive
+        # shellcheck disable=SC2086
+        apt-get install -y --no-install-recommends $missing >/dev/null 2>&1 || {
+            apt-get update >/dev/null
+            apt-get install -y --no-install-recommends $missing >/dev/null
+        }
+    else
+        echo "run.sh: please install$missing" >&2
+        exit 1
+    fi
+fi
+
+if [ -z "${FIREBREAK_BIN:-}" ]; then
+    echo "run.sh: cargo build --release (waits if another build holds the cargo lock)" >&2
+    (cd "$root" && cargo build --release --quiet)
+    FIREBREAK_BIN=$root/target/release/firebreak
+fi
+
+# 2,000 idle connections plus the proxy's own descriptors.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+out_dir=
+prev=
+for arg in "$@"; do
+    [ "$prev" = --out ] && out_dir=$arg
+    case "$arg" in --out=*) out_dir=${arg#--out=} ;; esac
+    prev=$arg
+done
+if [ -z "$out_dir" ]; then
+    out_dir=$root/target/bench/$(date +%Y%m%d-%H%M%S)
+    set -- --out "$out_dir" "$@"
+fi
+mkdir -p "$out_dir"
+
+bench_pid=
+cleanup() {
+    if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
+        kill -TERM "$bench_pid" 2>/dev/null || true
+        sleep 3
+    fi
+    # Process groups of children bench.py started and did not get to stop (by their ids).
+    if [ -f "$out_dir/pids" ]; then
+        while read -r pgid; do
+            [ -n "$pgid" ] && kill -KILL -- "-$pgid" 2>/dev/null || true
+        done <"$out_dir/pids"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$python" "$here/bench.py" --firebreak-bin "$FIREBREAK_BIN" "$@" &
+bench_pid=$!
+rc=0
+wait "$bench_pid" || rc=$?
+bench_pid=
+exit "$rc"
