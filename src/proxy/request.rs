@@ -81,8 +81,21 @@ fn request_id(req: &RequestHeader) -> String {
         });
     match given {
         Some(s) => s.to_string(),
-        None => format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
+        None => new_request_id(),
     }
+}
+
+/// 32 random hex digits, without the formatting machinery (it is on every request).
+fn new_request_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for mut word in [fastrand::u64(..), fastrand::u64(..)] {
+        for _ in 0..16 {
+            out.push(HEX[(word & 0xf) as usize] as char);
+            word >>= 4;
+        }
+    }
+    out
 }
 
 /// RFC 9112 framing and size checks that Pingora leaves to us.
@@ -150,33 +163,59 @@ pub fn count_body(n: usize, ctx: &mut Ctx) -> Result<()> {
 
 /// Headers for the upstream request: request id and forwarding headers.
 pub fn forward_headers(session: &Session, req: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
-    req.insert_header("X-Request-Id", ctx.request_id.as_str())?;
+    req.insert_header(&X_REQUEST_ID, ctx.request_id.as_str())?;
     if let Some(ip) = session
         .client_addr()
         .and_then(|a| a.as_inet())
-        .map(|a| a.ip().to_string())
+        .map(|a| a.ip())
     {
-        let xff = match req
+        let prev = req
             .headers
-            .get("x-forwarded-for")
+            .get(&X_FORWARDED_FOR)
             .and_then(|v| v.to_str().ok())
-        {
-            Some(prev) if !prev.trim().is_empty() => format!("{prev}, {ip}"),
-            _ => ip,
-        };
-        req.insert_header("X-Forwarded-For", xff)?;
+            .map(str::trim);
+        let mut xff = String::with_capacity(prev.map_or(0, |p| p.len() + 2) + 39);
+        if let Some(prev) = prev.filter(|p| !p.is_empty()) {
+            xff.push_str(prev);
+            xff.push_str(", ");
+        }
+        push_ip(&mut xff, ip);
+        req.insert_header(&X_FORWARDED_FOR, xff)?;
     }
-    let proto = if session
+    let tls = session
         .digest()
         .and_then(|d| d.ssl_digest.as_ref())
-        .is_some()
-    {
-        "https"
-    } else {
-        "http"
-    };
-    req.insert_header("X-Forwarded-Proto", proto)?;
+        .is_some();
+    req.insert_header(&X_FORWARDED_PROTO, if tls { "https" } else { "http" })?;
     Ok(())
+}
+
+static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+static X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
+
+/// Appends an IP address; IPv4 by hand (the common case, on every request), IPv6 via `fmt`.
+fn push_ip(out: &mut String, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push((b'0' + octet / 100) as char);
+                }
+                if octet >= 10 {
+                    out.push((b'0' + octet / 10 % 10) as char);
+                }
+                out.push((b'0' + octet % 10) as char);
+            }
+        }
+        std::net::IpAddr::V6(v6) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{v6}");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -247,10 +286,28 @@ mod tests {
     }
 
     #[test]
+    fn ip_addresses_are_written_like_display() {
+        for ip in [
+            "0.0.0.0",
+            "10.0.1.10",
+            "192.168.100.255",
+            "255.255.255.255",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            let mut s = String::new();
+            push_ip(&mut s, ip);
+            assert_eq!(s, ip.to_string());
+        }
+    }
+
+    #[test]
     fn request_ids_are_kept_when_sane_and_made_otherwise() {
         assert_eq!(request_id(&req(&[("x-request-id", "abc-1")])), "abc-1");
         let made = request_id(&req(&[("x-request-id", "bad id<script>")]));
         assert_eq!(made.len(), 32);
+        assert!(made.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_ne!(made, request_id(&req(&[])));
     }
 }
