@@ -135,43 +135,28 @@ pub async fn admit(
             },
         ));
     }
-    if ask.rehearsal {
-        let mut lower: Vec<usize> = (0..snap.pools.len())
-            .filter(|&i| snap.pools[i].tier() < pool.tier())
-            .collect();
-        lower.sort_by_key(|&i| snap.pools[i].tier());
-        for i in lower {
-            let g = &snap.pools[i].gate;
-            if g.try_acquire(ask.priority) {
-                return Ok((
-                    i,
-                    Permit {
-                        gate: Some(g.clone()),
-                        _tenant: Some(tenant),
-                    },
-                ));
-            }
-        }
-    }
-    // Spill: a gradual pool of a higher tier takes what this one cannot carry.
-    let mut higher: Vec<usize> = (0..snap.pools.len())
-        .filter(|&i| {
-            let p = &snap.pools[i];
-            p.tier() > pool.tier() && p.conf.spill == Spill::Gradual && p.plan().health > 0.0
-        })
+    // During a rehearsal a standby that is full sends the request back down to the primary;
+    // otherwise a gradual pool of a higher tier takes what this one cannot carry (spill).
+    let below = |p: &crate::pool::Pool| ask.rehearsal && p.tier() < pool.tier();
+    let above = |p: &crate::pool::Pool| {
+        p.tier() > pool.tier() && p.conf.spill == Spill::Gradual && p.plan().health > 0.0
+    };
+    let mut others: Vec<usize> = (0..snap.pools.len())
+        .filter(|&i| below(&snap.pools[i]) || above(&snap.pools[i]))
         .collect();
-    higher.sort_by_key(|&i| snap.pools[i].tier());
-    for i in higher {
-        let g = &snap.pools[i].gate;
-        if g.try_acquire(ask.priority) {
-            return Ok((
-                i,
-                Permit {
-                    gate: Some(g.clone()),
-                    _tenant: Some(tenant),
-                },
-            ));
-        }
+    others.sort_by_key(|&i| (snap.pools[i].tier() > pool.tier(), snap.pools[i].tier()));
+    if let Some(i) = others
+        .into_iter()
+        .find(|&i| snap.pools[i].gate.try_acquire(ask.priority))
+    {
+        let gate = Some(snap.pools[i].gate.clone());
+        return Ok((
+            i,
+            Permit {
+                gate,
+                _tenant: Some(tenant),
+            },
+        ));
     }
     // A light client (nothing in flight while others are active) waits like critical work:
     // a flooder's backlog must not time out everyone else's occasional request.
