@@ -105,6 +105,18 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// An integer key within `range` as a `u32` (the default when absent).
+    fn int_u32(
+        &mut self,
+        v: Option<&S<i64>>,
+        key: &str,
+        default: u32,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Option<u32> {
+        self.int(v, key, i64::from(default), range)
+            .and_then(|n| u32::try_from(n).ok())
+    }
+
     /// A duration key within `range`, described in errors as `rule` (the default when absent).
     fn bounded_duration(
         &mut self,

@@ -8,7 +8,6 @@
 use super::super::raw::{RawAdmission, Scalar, S};
 use super::super::{AdmissionConf, ClientKey};
 use super::Ctx;
-use std::ops::RangeInclusive;
 use std::time::Duration;
 
 /// The highest `min_limit` / `max_limit` accepted.
@@ -27,22 +26,19 @@ pub(super) fn admission(cx: &mut Ctx, raw: Option<&RawAdmission>) -> AdmissionCo
                    (admission.enabled = false)";
         cx.warn(e.span(), msg);
     }
-    let initial = limit(
-        cx,
+    let initial = cx.int_u32(
         r.initial_limit.as_ref(),
         "admission.initial_limit",
         d.initial_limit,
         1..=100_000,
     );
-    let min = limit(
-        cx,
+    let min = cx.int_u32(
         r.min_limit.as_ref(),
         "admission.min_limit",
         d.min_limit,
         1..=MAX_LIMIT,
     );
-    let max = limit(
-        cx,
+    let max = cx.int_u32(
         r.max_limit.as_ref(),
         "admission.max_limit",
         d.max_limit,
@@ -116,18 +112,6 @@ pub(super) fn admission(cx: &mut Ctx, raw: Option<&RawAdmission>) -> AdmissionCo
         retry_after: retry_after.unwrap_or(d.retry_after),
         message: message.unwrap_or(d.message),
     }
-}
-
-/// A concurrency limit key within `range` (the default when absent).
-fn limit(
-    cx: &mut Ctx,
-    v: Option<&S<i64>>,
-    key: &str,
-    default: u32,
-    range: RangeInclusive<i64>,
-) -> Option<u32> {
-    cx.int(v, key, i64::from(default), range)
-        .and_then(|n| u32::try_from(n).ok())
 }
 
 /// `min_limit <= initial_limit <= max_limit`, reported at the key that breaks it: `min_limit`

@@ -9,7 +9,6 @@ use super::super::raw::{RawRoute, RawStandby, Scalar, S};
 use super::super::{PoolConf, StandbyConf};
 use super::Ctx;
 use std::collections::HashSet;
-use std::ops::RangeInclusive;
 use std::time::Duration;
 
 /// The probe runs at most this often (more often would be load, not a measurement)...
@@ -33,22 +32,19 @@ pub(super) fn standby(
         Duration::from_millis(100)..=Duration::from_secs(10),
         "from 100ms to 10s",
     );
-    let probe_max_concurrency = count(
-        cx,
+    let probe_max_concurrency = cx.int_u32(
         r.probe_max_concurrency.as_ref(),
         "standby.probe_max_concurrency",
         d.probe_max_concurrency,
         1..=256,
     );
-    let shadow_max_inflight = count(
-        cx,
+    let shadow_max_inflight = cx.int_u32(
         r.shadow_max_inflight.as_ref(),
         "standby.shadow_max_inflight",
         d.shadow_max_inflight,
         0..=1000,
     );
-    let shadow_max_rps = count(
-        cx,
+    let shadow_max_rps = cx.int_u32(
         r.shadow_max_rps.as_ref(),
         "standby.shadow_max_rps",
         d.shadow_max_rps,
@@ -77,18 +73,6 @@ pub(super) fn standby(
         drill_max_error_rate: drill_max_error_rate.unwrap_or(d.drill_max_error_rate),
         drill_max_p99: drill_max_p99.unwrap_or(d.drill_max_p99),
     }
-}
-
-/// A count key within `range` (the default when absent).
-fn count(
-    cx: &mut Ctx,
-    v: Option<&S<i64>>,
-    key: &str,
-    default: u32,
-    range: RangeInclusive<i64>,
-) -> Option<u32> {
-    cx.int(v, key, i64::from(default), range)
-        .and_then(|n| u32::try_from(n).ok())
 }
 
 /// `"0s"` (the probe is off), or from [`MIN_PROBE_INTERVAL`] to [`MAX_PROBE_INTERVAL`].
