@@ -17,10 +17,12 @@ fn standby() -> Behaviour {
     }
 }
 
-fn on_standby_only() -> (Origin, Origin, Proxy) {
+/// A proxy whose primary has just died, so everything runs on the weak standby. `tail` adds
+/// config (e.g. an `[admission]` table).
+fn on_standby_only_with(tail: &str) -> (Origin, Origin, Proxy) {
     let a = Origin::start("primary", Behaviour::Normal);
     let s = Origin::start("standby", standby());
-    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
+    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", tail));
     assert!(wait_until(Duration::from_secs(5), || p
         .admin_get("/readyz")
         .map(|r| r.status == 200)
@@ -33,6 +35,10 @@ fn on_standby_only() -> (Origin, Origin, Proxy) {
     .map(|r| r.status == 200)
     .unwrap_or(false)));
     (a, s, p)
+}
+
+fn on_standby_only() -> (Origin, Origin, Proxy) {
+    on_standby_only_with("")
 }
 
 #[test]
@@ -116,21 +122,8 @@ fn no_shedding_at_half_load_on_a_healthy_primary() {
 
 #[test]
 fn one_flooding_client_does_not_starve_nine_modest_ones() {
-    let a = Origin::start("primary", Behaviour::Normal);
-    let s = Origin::start("standby", standby());
     let tail = "[admission]\nclient_key = \"header:X-Client\"\n";
-    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", tail));
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
-    a.kill();
-    assert!(wait_until(Duration::from_secs(3), || get(
-        p.http_addr(),
-        "/warm"
-    )
-    .map(|r| r.status == 200)
-    .unwrap_or(false)));
+    let (_a, _s, p) = on_standby_only_with(tail);
     // One client floods at 300 req/s (3x the standby); nine others send 3 req/s each.
     let out = open_loop(p.http_addr(), 330.0, 6.0, |i| {
         if i % 11 == 0 {
