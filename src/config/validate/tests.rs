@@ -77,6 +77,41 @@ pub(super) fn parse(text: &str) -> Result<Config, ConfigErrors> {
     Config::parse(text, Path::new("test.toml"))
 }
 
+/// Parses `cases` random mutations of `base` (up to `max_edits` byte edits from `alphabet`, only
+/// after the first `keep` bytes): nothing may panic, and every failure must be well-formed
+/// errors (at least one, 1-based positions, one line each).
+pub(super) fn assert_mutations_fail_cleanly(
+    seed: u64,
+    base: &str,
+    keep: usize,
+    alphabet: &[u8],
+    cases: usize,
+    max_edits: usize,
+) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    for _ in 0..cases {
+        let mut text = base.as_bytes().to_vec();
+        for _ in 0..rng.usize(1..max_edits) {
+            let i = rng.usize(keep..text.len());
+            match rng.u8(0..3) {
+                0 => {
+                    text.remove(i);
+                }
+                1 => text.insert(i, alphabet[rng.usize(0..alphabet.len())]),
+                _ => text[i] = alphabet[rng.usize(0..alphabet.len())],
+            }
+        }
+        let text = String::from_utf8_lossy(&text);
+        if let Err(e) = parse(&text) {
+            assert!(!e.errors.is_empty());
+            assert!(e
+                .errors
+                .iter()
+                .all(|e| e.line >= 1 && e.col >= 1 && !e.message.contains('\n')));
+        }
+    }
+}
+
 pub(super) fn errors(text: &str) -> Vec<(usize, usize, String)> {
     match parse(text) {
         Ok(_) => panic!("expected errors"),

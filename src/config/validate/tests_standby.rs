@@ -3,7 +3,7 @@
 //! when routes mirror traffic that the shadow caps forbid, and no panics.
 
 use super::super::StandbyConf;
-use super::tests::{errors, parse, MINIMAL};
+use super::tests::{assert_mutations_fail_cleanly, errors, parse, MINIMAL};
 use std::time::Duration;
 
 fn ms(n: u64) -> Duration {
@@ -347,30 +347,9 @@ fn shadowing_routes_are_warned_about_when_standby_allows_none() {
 
 #[test]
 fn no_standby_input_panics() {
-    let mut rng = fastrand::Rng::with_seed(17);
     let base = format!("{TWO_TIERS}{FULL}");
     let alphabet = b"[]{}=\"',.#\n -0123456789_:abdehilmnoprstxy";
-    for _ in 0..2000 {
-        let mut text = base.as_bytes().to_vec();
-        for _ in 0..rng.usize(1..5) {
-            let i = rng.usize(TWO_TIERS.len()..text.len());
-            match rng.u8(0..3) {
-                0 => {
-                    text.remove(i);
-                }
-                1 => text.insert(i, alphabet[rng.usize(0..alphabet.len())]),
-                _ => text[i] = alphabet[rng.usize(0..alphabet.len())],
-            }
-        }
-        let text = String::from_utf8_lossy(&text);
-        if let Err(e) = parse(&text) {
-            assert!(!e.errors.is_empty());
-            assert!(e
-                .errors
-                .iter()
-                .all(|e| e.line >= 1 && !e.message.contains('\n')));
-        }
-    }
+    assert_mutations_fail_cleanly(17, &base, TWO_TIERS.len(), alphabet, 2000, 5);
 }
 
 #[test]
