@@ -9,6 +9,7 @@
 
 use crate::clock::now_ns;
 use crate::config::{Config, ConfigErrors};
+use crate::metrics::RequestHandles;
 use crate::pool::{Drained, Pool};
 use crate::route::RouteTable;
 use crate::tier::{plan_tiers, TierPlan};
@@ -25,6 +26,8 @@ pub struct Snapshot {
     pub config: Arc<Config>,
     pub routes: RouteTable,
     pub pools: Vec<Arc<Pool>>,
+    /// Handles of the per-request metrics for this snapshot's routes and pools.
+    pub metrics: RequestHandles,
     tiers: ArcSwap<TierPlan>,
 }
 
@@ -53,6 +56,7 @@ impl Snapshot {
         let tiers = plan_tiers(&pools);
         Snapshot {
             version,
+            metrics: RequestHandles::new(config.routes.len(), pools.len()),
             routes: RouteTable::new(&config.routes),
             config: Arc::new(config),
             pools,

@@ -56,6 +56,68 @@ fn a_trickled_request_head_is_cut_off_with_408_while_others_are_served() {
     );
 }
 
+/// Reads one response (head and Content-Length body) from a keep-alive connection.
+fn read_one(c: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(b"\r\n\r\n") {
+        assert_eq!(c.read(&mut byte).unwrap(), 1, "closed after {got:?}");
+        got.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&got).to_string();
+    let len = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().unwrap())
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    c.read_exact(&mut body).unwrap();
+    head
+}
+
+#[test]
+fn the_head_deadline_is_rearmed_for_each_request_of_a_keep_alive_connection() {
+    let (a, _s, p) = setup("[limits]\nheader_read_timeout = \"1s\"\n");
+    let mut c = TcpStream::connect(p.http_addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    for path in ["/first", "/second"] {
+        c.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .unwrap();
+        assert!(read_one(&mut c).starts_with("HTTP/1.1 200"));
+    }
+    // Idling between requests past the deadline is not a slow head.
+    std::thread::sleep(Duration::from_millis(1600));
+    c.write_all(b"GET /third HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert!(read_one(&mut c).starts_with("HTTP/1.1 200"));
+    // The next head trickles: it gets its own full deadline, then 408.
+    let t = Instant::now();
+    let mut answer = Vec::new();
+    for byte in b"GET /fourth HTTP/1.1\r\nHost: t\r\nX-Padding: aaaaaaaaaaaaaaaaaaaa\r\n\r\n" {
+        if c.write_all(&[*byte]).is_err() || t.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = c.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "got: {text:?}");
+    let cut = t.elapsed();
+    assert!(
+        cut >= Duration::from_millis(900) && cut < Duration::from_millis(2500),
+        "cut off after {cut:?}"
+    );
+    let seen = a.requests();
+    assert!(seen.iter().any(|r| r.contains("/third")));
+    assert!(
+        seen.iter().all(|r| !r.contains("/fourth")),
+        "the slow request reached the backend"
+    );
+}
+
 #[test]
 fn connections_beyond_the_cap_wait_until_one_closes() {
     let (_a, _s, p) = setup("[limits]\nmax_connections = 3\n");

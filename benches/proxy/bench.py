@@ -52,7 +52,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 PY = sys.executable
 CLIENT = os.path.join(HERE, "client.py")
 HZ = os.sysconf("SC_CLK_TCK")
-PROXIES = ("firebreak", "nginx", "haproxy")
+# "pingora" is examples/pingora_bare.rs: Pingora alone, with firebreak's build profile and allocator.
+PROXIES = ("firebreak", "pingora", "nginx", "haproxy")
 
 # Issue #5, "Where things stand", measured on this 2-core machine with the same method.
 BASELINE = {
@@ -351,6 +352,14 @@ min_limit = %(floor)d
 """ % dict(floor=admission_floor) if admission_floor else "")
 
 
+PINGORA_NOTE = """\
+pingora_bare 127.0.0.1:%(listen)d 127.0.0.1:%(origin)d
+(examples/pingora_bare.rs: Pingora's load-balancer example with one round-robin upstream,
+1 worker thread, Pingora's connection pool and defaults; no routing, admission, metrics,
+added headers or access log. Same release profile and allocator (mimalloc) as firebreak.)
+"""
+
+
 def nginx_conf(listen, origin, d, access_log, single_process=False):
     user = "user root;\n" if os.geteuid() == 0 else ""
     return """\
@@ -614,6 +623,12 @@ class Bench:
                 f.write(haproxy_conf(listen, self.origin_port, d, access))
             subprocess.run(["haproxy", "-c", "-q", "-f", conf], check=True)
             return ["haproxy", "-f", conf, "-db"], env, conf
+        if proxy == "pingora":
+            # No config file: listen and origin are its two arguments. Keep a note of the job.
+            conf = os.path.join(d, "pingora-bare.txt")
+            with open(conf, "w") as f:
+                f.write(PINGORA_NOTE % {"listen": listen, "origin": self.origin_port})
+            return [self.a.pingora_bin, "127.0.0.1:%d" % listen, "127.0.0.1:%d" % self.origin_port], env, conf
         raise ValueError(proxy)
 
     def start_proxy(self, proxy, tag, wrapper=(), single_process=False, ready_timeout=30, measure=False):
@@ -975,6 +990,11 @@ def table_rounds(res, meta):
                        "CPU us/req", "x nginx", "close conn/s", "x nginx", "idle B/conn",
                        "issue#5 req/s"], rows))
     res["summary"] = summ
+    fb, pb = summ.get("firebreak"), summ.get("pingora")
+    if fb and pb:
+        out.append("firebreak / bare Pingora (medians): req/s x%s, p99 x%s, CPU us/req x%s, close conn/s x%s,"
+                   " idle B/conn x%s" % tuple(fmt(ratio(fb[k], pb[k]), "%.2f")
+                                             for k in ("rps", "p99", "cpu", "close", "idle")))
     if res.get("direct"):
         dr = res["direct"]
         out.append("")
@@ -1004,18 +1024,25 @@ def table_callgrind(res, meta):
                      "%s/%s" % (fmt(c and c["drive"]["requests"] - c["drive"]["ok"]),
                                 fmt(s and s["drive"]["requests"] - s["drive"]["ok"])),
                      ", ".join("%s %.2f" % kv for kv in list((s.get("per_req") or {}).items())[:5])])
+    if "pingora" in cg and "firebreak" in cg:
+        extra = cg["firebreak"]["instr_per_req"] - cg["pingora"]["instr_per_req"]
+        rows.append(["firebreak - pingora", fmt(extra), "", "", fmt(
+            st.get("firebreak", {}).get("syscalls_per_req", 0) - st.get("pingora", {}).get("syscalls_per_req", 0),
+            "%+.2f") if "pingora" in st and "firebreak" in st else "-", "", "", "", ""])
     rows.append(["pingora-bare (issue)", fmt(BASELINE["instr_per_req"]["pingora-bare"]),
                  fmt(ratio(BASELINE["instr_per_req"]["pingora-bare"], BASELINE["instr_per_req"]["nginx"]), "%.2f"),
                  fmt(BASELINE["instr_per_req"]["pingora-bare"]), "-", "-", "-", "", ""])
     out = [render(["proxy", "instr/req", "x nginx", "issue#5", "syscalls/req", "x nginx", "issue#5",
                    "non-2xx cg/st", "top syscalls per request"], rows)]
-    fb = cg.get("firebreak", {}).get("annotate", {})
-    for title, key in (("firebreak, top 15 by self cost (exclusive Ir):", "top_self"),
-                       ("firebreak, top 30 by inclusive cost (callgrind_annotate --inclusive=yes):", "top_inclusive")):
-        if fb.get(key) and os.path.exists(fb[key]):
-            with open(fb[key]) as f:
-                lines = f.read().splitlines()
-            out += ["", title] + lines[:15 if key == "top_self" else 30]
+    for who in ("firebreak", "pingora"):
+        ann = cg.get(who, {}).get("annotate", {})
+        for title, key in (("%s, top 15 by self cost (exclusive Ir):" % who, "top_self"),
+                           ("%s, top 30 by inclusive cost (callgrind_annotate --inclusive=yes):" % who,
+                            "top_inclusive")):
+            if ann.get(key) and os.path.exists(ann[key]) and (who == "firebreak" or key == "top_self"):
+                with open(ann[key]) as f:
+                    lines = f.read().splitlines()
+                out += ["", title] + lines[:15 if key == "top_self" else 30]
     out.append("")
     out.append("instr/req: callgrind Ir (user space, every thread) between callgrind_control -z and -d, "
                "over %d requests (%d connection(s), keep-alive), after %d warm-up requests."
@@ -1059,6 +1086,7 @@ def write_report(out, res, meta):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--firebreak-bin", default=os.path.join(ROOT, "target", "release", "firebreak"))
+    ap.add_argument("--pingora-bin", default=os.path.join(ROOT, "target", "release", "examples", "pingora_bare"))
     ap.add_argument("--out", help="results directory (default target/bench/<time>)")
     ap.add_argument("--proxies", default=",".join(PROXIES), help="comma-separated, in turn order")
     ap.add_argument("--rounds", type=int, default=3, help="A B C repeated this many times")
@@ -1108,6 +1136,8 @@ def main():
             sys.exit("%s is not installed (run.sh installs it)" % t)
     if "firebreak" in proxies and not os.access(a.firebreak_bin, os.X_OK):
         sys.exit("no firebreak binary at %s (run.sh builds it)" % a.firebreak_bin)
+    if "pingora" in proxies and not os.access(a.pingora_bin, os.X_OK):
+        sys.exit("no pingora_bare binary at %s (run.sh builds it)" % a.pingora_bin)
     if os.cpu_count() and max(a.proxy_core, a.load_core) >= os.cpu_count():
         sys.exit("need cores %d and %d; this machine has %d" % (a.proxy_core, a.load_core, os.cpu_count()))
 
@@ -1149,6 +1179,10 @@ def main():
         meta["firebreak_mtime"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(os.path.getmtime(snap)))
         meta["firebreak_version"] = tool_version([snap, "--version"])
         a.firebreak_bin = snap
+    if "pingora" in proxies:
+        snap = os.path.join(b.tmp, "pingora_bare")
+        shutil.copy2(a.pingora_bin, snap)
+        a.pingora_bin = snap
     log("results in %s (configs and logs in %s)" % (a.out, b.tmp))
     b.start_origin()
     res = b.run_callgrind(proxies) if a.callgrind else b.run_rounds(proxies)

@@ -8,7 +8,8 @@
 #   benches/proxy/run.sh --proxies firebreak,nginx --duration 5   # any bench.py option
 #   python3 benches/proxy/bench.py --report target/bench/<time>   # re-print a run's table
 #
-# Environment: FIREBREAK_BIN=path skips `cargo build --release` and uses that binary.
+# Environment: FIREBREAK_BIN=path skips `cargo build --release` and uses that binary;
+# PINGORA_BIN=path does the same for the bare Pingora proxy (examples/pingora_bare.rs).
 # Installs wrk, nginx, haproxy, valgrind and strace with apt-get when missing (root only),
 # never touching system services: the origin and the proxies run as foreground children with
 # their own config, pid and log files in a temp dir. Traffic stays on 127.0.0.1. Results go
@@ -71,6 +72,12 @@ if [ -z "${FIREBREAK_BIN:-}" ]; then
     (cd "$root" && cargo build --release --quiet)
     FIREBREAK_BIN=$root/target/release/firebreak
 fi
+# The bare Pingora proxy (examples/pingora_bare.rs), same profile and allocator as firebreak.
+if [ -z "${PINGORA_BIN:-}" ]; then
+    echo "run.sh: cargo build --release --example pingora_bare --features bench-bare" >&2
+    (cd "$root" && cargo build --release --quiet --example pingora_bare --features bench-bare)
+    PINGORA_BIN=$root/target/release/examples/pingora_bare
+fi
 
 # 2,000 idle connections plus the proxy's own descriptors.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -105,7 +112,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$python" "$here/bench.py" --firebreak-bin "$FIREBREAK_BIN" "$@" &
+"$python" "$here/bench.py" --firebreak-bin "$FIREBREAK_BIN" --pingora-bin "$PINGORA_BIN" "$@" &
 bench_pid=$!
 rc=0
 wait "$bench_pid" || rc=$?

@@ -12,7 +12,7 @@
 
 mod deadline;
 
-pub use deadline::{content_length_with_transfer_encoding, head_done, request_done};
+pub use deadline::{head_done, request_done};
 
 use async_trait::async_trait;
 use deadline::{DeadlineStream, HEAD};

@@ -4,6 +4,7 @@
 use super::Ctx;
 use crate::app::App;
 use crate::clock::now_ns;
+use crate::metrics::{label, Key};
 use crate::respond::Refusal;
 use pingora::prelude::*;
 use pingora::proxy::Session;
@@ -34,21 +35,32 @@ pub fn finish(app: &App, session: &Session, e: Option<&Error>, ctx: &mut Ctx) {
         .or_else(|| ctx.refusal.as_ref().map(|r| r.status()))
         .unwrap_or(0);
     let elapsed = now_ns().saturating_sub(ctx.start_ns) as f64 / 1e9;
-    let route = ctx.route_name().to_string();
-    let pool = if ctx.refusal.is_some() && ctx.backend.is_none() {
-        "none"
+    let route = ctx.route_name();
+    let counted_pool = if ctx.refusal.is_some() && ctx.backend.is_none() {
+        None
     } else {
-        ctx.pool_name()
+        ctx.pool
     };
-    let code_s = if code == 0 {
-        "closed".to_string()
+    let pool = counted_pool.map_or("none", |_| ctx.pool_name());
+    if let Some(snap) = &ctx.snap {
+        let key = Key {
+            route: ctx.route.map(|(i, _)| i),
+            route_name: route,
+            pool: counted_pool,
+            pool_name: pool,
+        };
+        snap.metrics.count(&app.metrics.requests, key, code);
+        snap.metrics.observe(&app.metrics.duration, key, elapsed);
     } else {
-        code.to_string()
-    };
-    app.metrics
-        .requests
-        .with_label_values(&[&route, pool, &code_s])
-        .inc();
+        app.metrics
+            .requests
+            .with_label_values(&[route, pool, &label(code)])
+            .inc();
+        app.metrics
+            .duration
+            .with_label_values(&[route, pool])
+            .observe(elapsed);
+    }
     if let (Some(snap), Some(pi), true) = (
         &ctx.snap,
         ctx.pool,
@@ -62,10 +74,6 @@ pub fn finish(app: &App, session: &Session, e: Option<&Error>, ctx: &mut Ctx) {
             }
         }
     }
-    app.metrics
-        .duration
-        .with_label_values(&[&route, pool])
-        .observe(elapsed);
     let shed_reason = match &ctx.refusal {
         Some(Refusal::Shed { reason, .. }) | Some(Refusal::Maintenance { reason, .. }) => {
             Some(*reason)
@@ -73,7 +81,7 @@ pub fn finish(app: &App, session: &Session, e: Option<&Error>, ctx: &mut Ctx) {
         _ => None,
     };
     if let Some(reason) = shed_reason {
-        app.metrics.shed.with_label_values(&[&route, reason]).inc();
+        app.metrics.shed.with_label_values(&[route, reason]).inc();
     }
     let req = session.req_header();
     tracing::info!(

@@ -10,6 +10,7 @@ mod accounting;
 mod admit;
 mod ctx;
 mod failure;
+mod hygiene;
 mod request;
 mod upstream;
 

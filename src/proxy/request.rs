@@ -3,12 +3,11 @@
 //! Everything that can refuse a request before it touches a backend happens here, in the
 //! order of the request path: bad input → route → maintenance → (admission) → first pool.
 
-use super::Ctx;
+use super::{hygiene, Ctx};
 use crate::app::App;
 use crate::clock::now_ns;
 use crate::respond::Refusal;
-use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
-use http::Version;
+use http::header::{HeaderValue, HOST};
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
 use pingora::proxy::Session;
@@ -30,10 +29,13 @@ pub fn admit(app: &App, session: &mut Session, ctx: &mut Ctx) -> Option<Refusal>
     app.retry_budget.on_request(now);
 
     let limits = &snap.config.limits;
-    if crate::conn::content_length_with_transfer_encoding() {
-        return Some(Refusal::BadRequest("content_length_with_transfer_encoding"));
-    }
-    if let Some(r) = hygiene(req, limits.max_header_bytes, limits.max_body_bytes) {
+    // HTTP/1: the head as it came from the client; Pingora drops a Content-Length that came
+    // with Transfer-Encoding (pingora #945), so only the raw bytes still show it.
+    let raw = session
+        .as_downstream()
+        .as_http1()
+        .map(|h1| h1.get_headers_raw_bytes());
+    if let Some(r) = hygiene::check(req, raw.as_deref(), limits) {
         return Some(r);
     }
     let host = req
@@ -98,55 +100,6 @@ fn new_request_id() -> String {
     out
 }
 
-/// RFC 9112 framing and size checks that Pingora leaves to us.
-fn hygiene(req: &RequestHeader, max_header_bytes: usize, max_body: u64) -> Option<Refusal> {
-    let h = &req.headers;
-    if req.version == Version::HTTP_11 && h.get_all(HOST).iter().count() != 1 {
-        return Some(Refusal::BadRequest("host_header_missing_or_repeated"));
-    }
-    let cls: Vec<_> = h.get_all(CONTENT_LENGTH).iter().collect();
-    if cls.len() > 1 {
-        return Some(Refusal::BadRequest("duplicate_content_length"));
-    }
-    let te = h.get_all(TRANSFER_ENCODING).iter().count();
-    if te > 0 && !cls.is_empty() {
-        return Some(Refusal::BadRequest("content_length_with_transfer_encoding"));
-    }
-    if te > 0 {
-        let chunked_last = h
-            .get_all(TRANSFER_ENCODING)
-            .iter()
-            .next_back()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("chunked"));
-        if te > 1 || !chunked_last {
-            return Some(Refusal::BadRequest("bad_transfer_encoding"));
-        }
-    }
-    let head: usize = req.uri.to_string().len()
-        + 16
-        + h.iter()
-            .map(|(k, v)| k.as_str().len() + v.len() + 4)
-            .sum::<usize>();
-    if head > max_header_bytes {
-        return Some(Refusal::HeaderTooLarge);
-    }
-    if let Some(cl) = cls.first() {
-        match cl
-            .to_str()
-            .ok()
-            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|s| s.parse::<u64>().ok())
-        {
-            None => return Some(Refusal::BadRequest("bad_content_length")),
-            Some(n) if n > max_body => return Some(Refusal::PayloadTooLarge),
-            Some(_) => {}
-        }
-    }
-    None
-}
-
 /// Counts request body bytes; past the limit the request fails with 413.
 pub fn count_body(n: usize, ctx: &mut Ctx) -> Result<()> {
     ctx.body_bytes += n as u64;
@@ -162,8 +115,12 @@ pub fn count_body(n: usize, ctx: &mut Ctx) -> Result<()> {
 }
 
 /// Headers for the upstream request: request id and forwarding headers.
+///
+/// Names are given as static strings in their usual case: Pingora keeps a case-preserving
+/// copy of every name, and a `&'static str` becomes that copy without an allocation (a
+/// `HeaderName` would be re-titled into a new buffer first).
 pub fn forward_headers(session: &Session, req: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
-    req.insert_header(&X_REQUEST_ID, ctx.request_id.as_str())?;
+    req.insert_header("X-Request-Id", ctx.request_id.as_str())?;
     if let Some(ip) = session
         .client_addr()
         .and_then(|a| a.as_inet())
@@ -180,19 +137,18 @@ pub fn forward_headers(session: &Session, req: &mut RequestHeader, ctx: &Ctx) ->
             xff.push_str(", ");
         }
         push_ip(&mut xff, ip);
-        req.insert_header(&X_FORWARDED_FOR, xff)?;
+        req.insert_header("X-Forwarded-For", xff)?;
     }
     let tls = session
         .digest()
         .and_then(|d| d.ssl_digest.as_ref())
         .is_some();
-    req.insert_header(&X_FORWARDED_PROTO, if tls { "https" } else { "http" })?;
+    let proto = HeaderValue::from_static(if tls { "https" } else { "http" });
+    req.insert_header("X-Forwarded-Proto", proto)?;
     Ok(())
 }
 
-static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 static X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
-static X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
 
 /// Appends an IP address; IPv4 by hand (the common case, on every request), IPv6 via `fmt`.
 fn push_ip(out: &mut String, ip: std::net::IpAddr) {
@@ -228,61 +184,6 @@ mod tests {
             r.append_header(k.to_string(), *v).unwrap();
         }
         r
-    }
-
-    #[test]
-    fn smuggling_shapes_are_refused() {
-        let bad = |h: &[(&str, &str)]| hygiene(&req(h), 65536, 1 << 20);
-        assert_eq!(
-            bad(&[]),
-            Some(Refusal::BadRequest("host_header_missing_or_repeated"))
-        );
-        assert_eq!(
-            bad(&[("host", "a"), ("host", "b")]),
-            Some(Refusal::BadRequest("host_header_missing_or_repeated"))
-        );
-        assert_eq!(
-            bad(&[
-                ("host", "a"),
-                ("content-length", "1"),
-                ("content-length", "1")
-            ]),
-            Some(Refusal::BadRequest("duplicate_content_length"))
-        );
-        assert_eq!(
-            bad(&[
-                ("host", "a"),
-                ("content-length", "1"),
-                ("transfer-encoding", "chunked")
-            ]),
-            Some(Refusal::BadRequest("content_length_with_transfer_encoding"))
-        );
-        assert_eq!(
-            bad(&[("host", "a"), ("transfer-encoding", "gzip")]),
-            Some(Refusal::BadRequest("bad_transfer_encoding"))
-        );
-        assert_eq!(
-            bad(&[("host", "a"), ("content-length", "+5")]),
-            Some(Refusal::BadRequest("bad_content_length"))
-        );
-        assert_eq!(
-            bad(&[("host", "a"), ("transfer-encoding", "gzip, chunked")]),
-            None
-        );
-        assert_eq!(bad(&[("host", "a"), ("content-length", "5")]), None);
-    }
-
-    #[test]
-    fn limits_give_413_and_431() {
-        let big = "x".repeat(2000);
-        assert_eq!(
-            hygiene(&req(&[("host", "a"), ("x-big", &big)]), 1024, 10),
-            Some(Refusal::HeaderTooLarge)
-        );
-        assert_eq!(
-            hygiene(&req(&[("host", "a"), ("content-length", "11")]), 1024, 10),
-            Some(Refusal::PayloadTooLarge)
-        );
     }
 
     #[test]

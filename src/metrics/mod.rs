@@ -4,7 +4,12 @@
 //! counters are updated in the proxy's `logging` phase; backend and tier gauges are refreshed by
 //! the planner every tick, and reset first so backends removed by a reload disappear. Label
 //! values are bounded: route and pool names come from the config, `code` from HTTP statuses,
-//! `backend` from configured addresses.
+//! `backend` from configured addresses. The per-request metrics go through pre-resolved
+//! handles ([`RequestHandles`]), one table per config snapshot.
+
+mod handles;
+
+pub use handles::{label, Key, RequestHandles};
 
 use crate::reload::Snapshot;
 use prometheus::{
