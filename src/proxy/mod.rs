@@ -80,6 +80,11 @@ impl ProxyHttp for Proxy {
         }
     }
 
+    /// No downstream modules. Pingora's default adds a response-compression module switched
+    /// off (level 0), which still builds a module context and runs its filters on every
+    /// request; firebreak passes bodies through as the backends encoded them.
+    fn init_downstream_modules(&self, _modules: &mut pingora::modules::http::HttpModules) {}
+
     async fn early_request_filter(&self, session: &mut Session, _ctx: &mut Ctx) -> Result<()> {
         // Pingora carries "infinite" keep-alive over to later requests (#540): set it each time.
         session.set_keepalive(Some(KEEPALIVE_SECS));

@@ -41,7 +41,9 @@ pub fn peer(app: &App, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<Http
                 Some(pi) != first && (!primary_only || Some(s.pools[pi].tier()) == primary)
             })
     };
-    for pi in first.into_iter().chain(fallback()) {
+    // `flat_map` builds the fallback list only once the drawn pool had nothing to offer.
+    let fallback = std::iter::once(()).flat_map(|()| fallback());
+    for pi in first.into_iter().chain(fallback) {
         let pool = &snap.pools[pi];
         let plan = pool.plan();
         if let Some(bi) = pick(&pool.backends, &plan, &ctx.tried, &mut rng, now) {
