@@ -1,7 +1,7 @@
 # firebreak developer commands. `make demo` and `make test` work on a fresh Debian machine with
 # only the Rust toolchain: they install what is missing first (.ci/deps).
 
-.PHONY: demo test check deps bench
+.PHONY: demo test check deps bench bench-proxy
 
 demo:
 	@./.ci/deps
@@ -13,7 +13,7 @@ test:
 	@./.ci/deps-deploy
 	@./.ci/deps-reliability
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --features bench-bare -- -D warnings
 	cargo test --all-targets
 
 deps:
@@ -25,3 +25,8 @@ deps:
 # Criterion benchmarks of the per-request decisions (not part of CI).
 bench:
 	cargo bench --bench hot_path
+
+# Whole-proxy benchmark: firebreak, bare Pingora, nginx and HAProxy on one core each
+# (benches/proxy/README.md; not part of CI). ARGS="--callgrind" etc. pass through.
+bench-proxy:
+	benches/proxy/run.sh $(ARGS)

@@ -3,6 +3,10 @@
 //! admission, metrics, headers or logs). `benches/proxy` runs it next to firebreak, nginx and
 //! HAProxy, so firebreak's cost is measured against the framework it is built on.
 //!
+//! With `PINGORA_BARE_HEADERS=1` it also adds the headers firebreak always adds (request id
+//! and forwarding headers), through the same Pingora calls: `benches/proxy/run.sh
+//! --peer-headers on` compares the four proxies doing that same job.
+//!
 //! It is built with the same release profile (fat LTO) and global allocator (mimalloc) as
 //! firebreak, so the difference between the two is firebreak's own work:
 //!
@@ -12,6 +16,7 @@
 //! ```
 
 use async_trait::async_trait;
+use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
 use std::sync::Arc;
@@ -19,19 +24,66 @@ use std::sync::Arc;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-struct Bare(Arc<LoadBalancer<RoundRobin>>);
+struct Bare {
+    upstreams: Arc<LoadBalancer<RoundRobin>>,
+    /// PINGORA_BARE_HEADERS=1: also add the four headers firebreak adds, the same way.
+    headers: bool,
+}
 
 #[async_trait]
 impl ProxyHttp for Bare {
-    type CTX = ();
-    fn new_ctx(&self) -> Self::CTX {}
+    /// The request id, when `headers` is on.
+    type CTX = String;
+    fn new_ctx(&self) -> Self::CTX {
+        String::new()
+    }
 
-    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut String,
+    ) -> Result<Box<HttpPeer>> {
         let upstream = self
-            .0
+            .upstreams
             .select(b"", 256)
             .ok_or_else(|| Error::explain(InternalError, "no upstream"))?;
         Ok(Box::new(HttpPeer::new(upstream, false, String::new())))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        req: &mut RequestHeader,
+        id: &mut String,
+    ) -> Result<()> {
+        if self.headers {
+            // 32 hex digits, made the way firebreak makes its ids (no formatting machinery).
+            id.clear();
+            for mut word in [fastrand::u64(..), fastrand::u64(..)] {
+                for _ in 0..16 {
+                    id.push(char::from(b"0123456789abcdef"[(word & 0xf) as usize]));
+                    word >>= 4;
+                }
+            }
+            req.insert_header("X-Request-Id", id.as_str())?;
+            if let Some(ip) = session.client_addr().and_then(|a| a.as_inet()) {
+                req.insert_header("X-Forwarded-For", ip.ip().to_string())?;
+            }
+            req.insert_header("X-Forwarded-Proto", "http")?;
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        id: &mut String,
+    ) -> Result<()> {
+        if self.headers {
+            resp.insert_header("X-Request-Id", id.as_str())?;
+        }
+        Ok(())
     }
 }
 
@@ -57,7 +109,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut proxy = http_proxy_service(&server.configuration, Bare(Arc::new(upstreams)));
+    let bare = Bare {
+        upstreams: Arc::new(upstreams),
+        headers: std::env::var("PINGORA_BARE_HEADERS").is_ok_and(|v| v == "1"),
+    };
+    let mut proxy = http_proxy_service(&server.configuration, bare);
     proxy.add_tcp(listen);
     server.add_service(proxy);
     server.run_forever();
