@@ -3,9 +3,10 @@
 //! admission, metrics, headers or logs). `benches/proxy` runs it next to firebreak, nginx and
 //! HAProxy, so firebreak's cost is measured against the framework it is built on.
 //!
-//! With `PINGORA_BARE_HEADERS=1` it also adds the headers firebreak always adds (request id
-//! and forwarding headers), through the same Pingora calls: `benches/proxy/run.sh
-//! --peer-headers on` compares the four proxies doing that same job.
+//! With `PINGORA_BARE_SAME_JOB=1` it also does the plain proxying work firebreak always does,
+//! through the same Pingora calls: the request id and forwarding headers, connect, read and
+//! idle timeouts, and the keep-alive timeout on every request. `benches/proxy/run.sh
+//! --same-job on` compares the four proxies doing that same job.
 //!
 //! It is built with the same release profile (fat LTO) and global allocator (mimalloc) as
 //! firebreak, so the difference between the two is firebreak's own work:
@@ -20,14 +21,16 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 struct Bare {
     upstreams: Arc<LoadBalancer<RoundRobin>>,
-    /// PINGORA_BARE_HEADERS=1: also add the four headers firebreak adds, the same way.
-    headers: bool,
+    /// PINGORA_BARE_SAME_JOB=1: also add the four headers firebreak adds and keep the
+    /// timeouts it keeps, the same way.
+    same_job: bool,
 }
 
 #[async_trait]
@@ -47,7 +50,27 @@ impl ProxyHttp for Bare {
             .upstreams
             .select(b"", 256)
             .ok_or_else(|| Error::explain(InternalError, "no upstream"))?;
-        Ok(Box::new(HttpPeer::new(upstream, false, String::new())))
+        let mut peer = HttpPeer::new(upstream, false, String::new());
+        if self.same_job {
+            // firebreak's (and the nginx/HAProxy configs') connect and read timeouts, and
+            // its idle time for pooled upstream connections.
+            let o = &mut peer.options;
+            o.connection_timeout = Some(Duration::from_secs(1));
+            o.total_connection_timeout = Some(Duration::from_secs(1));
+            o.read_timeout = Some(Duration::from_secs(30));
+            o.write_timeout = Some(Duration::from_secs(30));
+            o.idle_timeout = Some(Duration::from_secs(60));
+        }
+        Ok(Box::new(peer))
+    }
+
+    async fn early_request_filter(&self, session: &mut Session, _id: &mut String) -> Result<()> {
+        if self.same_job {
+            // Pingora keeps the idle keep-alive timeout only for a connection's first request
+            // (pingora #540); firebreak sets it on every request.
+            session.set_keepalive(Some(60));
+        }
+        Ok(())
     }
 
     async fn upstream_request_filter(
@@ -56,7 +79,7 @@ impl ProxyHttp for Bare {
         req: &mut RequestHeader,
         id: &mut String,
     ) -> Result<()> {
-        if self.headers {
+        if self.same_job {
             // 32 hex digits, made the way firebreak makes its ids (no formatting machinery).
             id.clear();
             for mut word in [fastrand::u64(..), fastrand::u64(..)] {
@@ -80,7 +103,7 @@ impl ProxyHttp for Bare {
         resp: &mut ResponseHeader,
         id: &mut String,
     ) -> Result<()> {
-        if self.headers {
+        if self.same_job {
             resp.insert_header("X-Request-Id", id.as_str())?;
         }
         Ok(())
@@ -111,7 +134,7 @@ fn main() {
     };
     let bare = Bare {
         upstreams: Arc::new(upstreams),
-        headers: std::env::var("PINGORA_BARE_HEADERS").is_ok_and(|v| v == "1"),
+        same_job: std::env::var("PINGORA_BARE_SAME_JOB").is_ok_and(|v| v == "1"),
     };
     let mut proxy = http_proxy_service(&server.configuration, bare);
     proxy.add_tcp(listen);

@@ -358,6 +358,8 @@ pingora_bare 127.0.0.1:%(listen)d 127.0.0.1:%(origin)d
 1 worker thread, Pingora's connection pool and defaults; no routing, admission, metrics,
 added headers or access log. Same release profile and allocator (mimalloc) as firebreak.)
 request id and forwarding headers: %(headers)s
+(--same-job on also gives it firebreak's timeouts: connect 1 s, read/write 30 s, idle upstream
+connections 60 s, client keep-alive 60 s on every request.)
 """
 
 
@@ -417,8 +419,8 @@ http {
 
 
 HEADERS_NOTE = {
-    False: "none (--peer-headers off; firebreak always adds its four)",
-    True: "the four firebreak adds (--peer-headers on): X-Request-Id, X-Forwarded-For,\n"
+    False: "none (--same-job off; firebreak always adds its four)",
+    True: "the four firebreak adds (--same-job on): X-Request-Id, X-Forwarded-For,\n"
           "#     X-Forwarded-Proto to the origin, X-Request-Id to the client",
 }
 
@@ -641,14 +643,14 @@ class Bench:
             conf = os.path.join(d, "nginx.conf")
             with open(conf, "w") as f:
                 f.write(nginx_conf(listen, self.origin_port, d, access, single_process,
-                                   self.a.peer_headers == "on"))
+                                   self.a.same_job == "on"))
             base = ["nginx", "-p", d, "-e", os.path.join(d, "nginx-error.log"), "-c", conf]
             subprocess.run(base + ["-t", "-q"], check=True)
             return base + ["-g", "daemon off;"], env, conf
         if proxy == "haproxy":
             conf = os.path.join(d, "haproxy.cfg")
             with open(conf, "w") as f:
-                f.write(haproxy_conf(listen, self.origin_port, d, access, self.a.peer_headers == "on"))
+                f.write(haproxy_conf(listen, self.origin_port, d, access, self.a.same_job == "on"))
             subprocess.run(["haproxy", "-c", "-q", "-f", conf], check=True)
             return ["haproxy", "-f", conf, "-db"], env, conf
         if proxy == "pingora":
@@ -656,9 +658,9 @@ class Bench:
             conf = os.path.join(d, "pingora-bare.txt")
             with open(conf, "w") as f:
                 f.write(PINGORA_NOTE % {"listen": listen, "origin": self.origin_port,
-                                        "headers": HEADERS_NOTE[self.a.peer_headers == "on"]})
-            if self.a.peer_headers == "on":
-                env["PINGORA_BARE_HEADERS"] = "1"
+                                        "headers": HEADERS_NOTE[self.a.same_job == "on"]})
+            if self.a.same_job == "on":
+                env["PINGORA_BARE_SAME_JOB"] = "1"
             return [self.a.pingora_bin, "127.0.0.1:%d" % listen, "127.0.0.1:%d" % self.origin_port], env, conf
         raise ValueError(proxy)
 
@@ -1087,11 +1089,11 @@ def table_callgrind(res, meta):
 
 
 def header(meta):
-    return ("firebreak whole-proxy benchmark, %s, mode %s, access log %s, peer headers %s\n"
+    return ("firebreak whole-proxy benchmark, %s, mode %s, access log %s, same job %s\n"
             "proxy on core %s (1 worker/thread); origin (nginx) + load on core %s; wrk -t1 -c%d; %s\n"
             "firebreak %s @ %s%s\n"
             "%s | %s | %s | %s\n"
-            % (meta["started"], meta["mode"], meta["access_log"], meta.get("peer_headers", "off"),
+            % (meta["started"], meta["mode"], meta["access_log"], meta.get("same_job", meta.get("peer_headers", "off")),
                meta["proxy_core"], meta["load_core"],
                meta["conns"],
                ("keep-alive %ds, close %ds, warm-up %ds, idle conns %d" % (meta["duration"], meta["close_duration"],
@@ -1130,9 +1132,10 @@ def main():
     ap.add_argument("--no-direct", action="store_true", help="skip the run straight at the origin")
     ap.add_argument("--access-log", choices=("on", "off"), default="off",
                     help="per-request access log in all three proxies (default off, as issue #5's baseline)")
-    ap.add_argument("--peer-headers", choices=("on", "off"), default="off",
+    ap.add_argument("--same-job", choices=("on", "off"), default="off",
                     help="on: nginx, HAProxy and bare Pingora also add the request id and forwarding"
-                         " headers firebreak always adds (default off, as issue #5's baseline)")
+                         " headers firebreak always adds, and bare Pingora keeps firebreak's timeouts"
+                         " (default off, as issue #5's baseline)")
     ap.add_argument("--callgrind", action="store_true", help="instructions and syscalls per request instead")
     ap.add_argument("--cg-requests", type=int, default=20000, help="requests between zero and dump")
     ap.add_argument("--cg-warmup", type=int, default=2000)
@@ -1192,7 +1195,7 @@ def main():
         "command": " ".join(sys.argv),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "proxies": proxies, "rounds": a.rounds, "duration": a.duration, "close_duration": a.close_duration,
-        "peer_headers": a.peer_headers, "warmup": a.warmup, "conns": a.conns, "settle": a.settle, "settle_busy": a.settle_busy, "idle_conns": a.idle_conns, "access_log": a.access_log,
+        "same_job": a.same_job, "warmup": a.warmup, "conns": a.conns, "settle": a.settle, "settle_busy": a.settle_busy, "idle_conns": a.idle_conns, "access_log": a.access_log,
         "cg_requests": a.cg_requests, "cg_warmup": a.cg_warmup, "cg_conns": a.cg_conns,
         "strace_requests": a.strace_requests, "proxy_core": a.proxy_core, "load_core": a.load_core,
         "firebreak_bin": a.firebreak_bin, "git": git_state(), "loadavg_start": loadavg(),
