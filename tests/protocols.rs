@@ -206,3 +206,39 @@ fn websocket_upgrades_pass_through() {
         assert_eq!(got, msg);
     }
 }
+
+/// RFC 9112 §9.3 and §9.6: a request with `Connection: close`, or an HTTP/1.0 request without
+/// `keep-alive`, gets `Connection: close` and the connection is closed after the answer; a
+/// plain HTTP/1.1 request keeps it open.
+#[test]
+fn connection_close_and_http_1_0_close_the_connection() {
+    let a = Origin::start("a", Behaviour::Normal);
+    let s = Origin::start("standby", Behaviour::Normal);
+    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
+    assert!(wait_until(Duration::from_secs(5), || p
+        .admin_get("/readyz")
+        .map(|r| r.status == 200)
+        .unwrap_or(false)));
+    let wait = Duration::from_secs(3);
+    for head in [
+        "GET /c HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        "GET /c HTTP/1.0\r\nHost: t\r\n\r\n",
+    ] {
+        let r = support::send_raw_timeout(p.http_addr(), head.as_bytes(), wait);
+        let resp = r.resp().unwrap();
+        assert_eq!(resp.status, 200, "{head:?}");
+        assert_eq!(
+            resp.header("connection").map(str::to_ascii_lowercase),
+            Some("close".into()),
+            "{head:?}"
+        );
+        assert!(r.closed, "{head:?}: the connection stayed open");
+    }
+    let r = support::send_raw_timeout(
+        p.http_addr(),
+        b"GET /k HTTP/1.1\r\nHost: t\r\n\r\n",
+        Duration::from_millis(1500),
+    );
+    assert_eq!(r.resp().unwrap().status, 200);
+    assert!(!r.closed, "a keep-alive connection was closed");
+}

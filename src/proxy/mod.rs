@@ -86,8 +86,13 @@ impl ProxyHttp for Proxy {
     fn init_downstream_modules(&self, _modules: &mut pingora::modules::http::HttpModules) {}
 
     async fn early_request_filter(&self, session: &mut Session, _ctx: &mut Ctx) -> Result<()> {
-        // Pingora carries "infinite" keep-alive over to later requests (#540): set it each time.
-        session.set_keepalive(Some(KEEPALIVE_SECS));
+        // Pingora's request parser decides whether the connection stays open, from the
+        // version and `Connection`, but with no idle timeout (pingora #540): give it ours, and
+        // only when it stays open (`Connection: close` and plain HTTP/1.0 close it after the
+        // answer, RFC 9112 §9.3 and §9.6).
+        if session.get_keepalive().is_some() {
+            session.set_keepalive(Some(KEEPALIVE_SECS));
+        }
         crate::conn::head_done();
         Ok(())
     }
