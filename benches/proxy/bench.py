@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Whole-proxy benchmark (issue #5, item 2): firebreak vs nginx vs HAProxy, one core each.
+"""Whole-proxy benchmark (issue #5, item 2): firebreak vs bare Pingora vs nginx vs HAProxy, one core each.
 
 Run it through `benches/proxy/run.sh` (installs wrk/nginx/haproxy/valgrind/strace, builds
 firebreak); see benches/proxy/README.md. Standard library only.
@@ -12,7 +12,7 @@ All traffic is on 127.0.0.1. Every process runs in its own session as a foregrou
 with its config, pid and log files in a private temp dir; their process-group ids are listed
 in RESULTS/pids while they run, so run.sh can stop them even if this script dies.
 
-Default mode: turns A B C A B C ... (`--rounds N`), one fresh proxy per turn:
+Default mode: turns A B C D A B C D ... (`--rounds N`), one fresh proxy per turn:
   1. the machine's load average and busy share (1 s, before the proxy starts);
   2. warm-up: wrk keep-alive, --warmup seconds;
   3. keep-alive: wrk -t1 -cC -dD --latency (+ a Lua done() hook for p99.9); the proxy's CPU
@@ -271,7 +271,7 @@ def git_state():
 
 
 # --------------------------------------------------------------------------------------------
-# configurations. Equivalent for the three proxies; each config says how it maps to the others.
+# configurations. Equivalent for firebreak, nginx and HAProxy; each config says how it maps to the others.
 
 
 def origin_conf(port, d):
@@ -1123,7 +1123,7 @@ def main():
     ap.add_argument("--pingora-bin", default=os.path.join(ROOT, "target", "release", "examples", "pingora_bare"))
     ap.add_argument("--out", help="results directory (default target/bench/<time>)")
     ap.add_argument("--proxies", default=",".join(PROXIES), help="comma-separated, in turn order")
-    ap.add_argument("--rounds", type=int, default=3, help="A B C repeated this many times")
+    ap.add_argument("--rounds", type=int, default=3, help="A B C D repeated this many times")
     ap.add_argument("--duration", type=int, default=10, help="seconds of each keep-alive wrk run")
     ap.add_argument("--close-duration", type=int, default=10, help="seconds of each Connection: close run")
     ap.add_argument("--warmup", type=int, default=2, help="seconds of keep-alive warm-up per turn")
@@ -1131,7 +1131,7 @@ def main():
     ap.add_argument("--idle-conns", type=int, default=2000, help="idle connections for memory (0 = skip)")
     ap.add_argument("--no-direct", action="store_true", help="skip the run straight at the origin")
     ap.add_argument("--access-log", choices=("on", "off"), default="off",
-                    help="per-request access log in all three proxies (default off, as issue #5's baseline)")
+                    help="per-request access log in firebreak, nginx and HAProxy (default off, as issue #5's baseline)")
     ap.add_argument("--same-job", choices=("on", "off"), default="off",
                     help="on: nginx, HAProxy and bare Pingora also add the request id and forwarding"
                          " headers firebreak always adds, and bare Pingora keeps firebreak's timeouts"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Whole-proxy benchmark (issue #5, item 2): firebreak vs nginx vs HAProxy, each on one core.
+# Whole-proxy benchmark (issue #5, item 2): firebreak vs bare Pingora vs nginx vs HAProxy, each on one core.
 #
-#   benches/proxy/run.sh                      # 3 rounds of A B C (firebreak, nginx, haproxy)
+#   benches/proxy/run.sh                      # 3 rounds of A B C D (firebreak, pingora, nginx, haproxy)
 #   benches/proxy/run.sh --rounds 2           # 2 rounds
 #   benches/proxy/run.sh --callgrind          # instructions (callgrind) and syscalls (strace) per request
 #   benches/proxy/run.sh --access-log on      # every proxy writes its per-request access log (default off)
