@@ -230,7 +230,8 @@ pub fn fingerprint(bytes: &[u8]) -> u64 {
     h.finish()
 }
 
-/// Keys whose change needs a restart (or `--upgrade`): listeners and worker threads.
+/// Keys whose change needs a restart (or `--upgrade`): listeners, worker threads, the drain
+/// time and the connection guard's limits.
 pub fn restart_required(old: &Config, new: &Config) -> Vec<&'static str> {
     let mut keys = vec![];
     if old.listen != new.listen {
@@ -248,5 +249,35 @@ pub fn restart_required(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.limits.max_connections != new.limits.max_connections {
         keys.push("limits.max_connections");
     }
+    // Both are fixed in the connection guard when the listener starts.
+    if old.limits.header_read_timeout != new.limits.header_read_timeout {
+        keys.push("limits.header_read_timeout");
+    }
     keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn keys_fixed_at_start_are_named_and_the_rest_are_not() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/firebreak.toml");
+        let old = Config::load(&path).expect("shipped config is valid");
+        let mut new = old.clone();
+        assert!(restart_required(&old, &new).is_empty());
+        new.limits.header_read_timeout += Duration::from_secs(1);
+        new.limits.max_connections += 1;
+        new.server.threads += 1;
+        new.limits.max_body_bytes += 1; // applied by a reload
+        assert_eq!(
+            restart_required(&old, &new),
+            [
+                "server.threads",
+                "limits.max_connections",
+                "limits.header_read_timeout"
+            ]
+        );
+    }
 }
