@@ -249,9 +249,12 @@ pub fn restart_required(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.limits.max_connections != new.limits.max_connections {
         keys.push("limits.max_connections");
     }
-    // Both are fixed in the connection guard when the listener starts.
+    // These are fixed in the connection guard when the listener starts.
     if old.limits.header_read_timeout != new.limits.header_read_timeout {
         keys.push("limits.header_read_timeout");
+    }
+    if old.limits.keepalive_timeout != new.limits.keepalive_timeout {
+        keys.push("limits.keepalive_timeout");
     }
     keys
 }
@@ -268,6 +271,7 @@ mod tests {
         let mut new = old.clone();
         assert!(restart_required(&old, &new).is_empty());
         new.limits.header_read_timeout += Duration::from_secs(1);
+        new.limits.keepalive_timeout += Duration::from_secs(1);
         new.limits.max_connections += 1;
         new.server.threads += 1;
         new.limits.max_body_bytes += 1; // applied by a reload
@@ -276,7 +280,8 @@ mod tests {
             [
                 "server.threads",
                 "limits.max_connections",
-                "limits.header_read_timeout"
+                "limits.header_read_timeout",
+                "limits.keepalive_timeout"
             ]
         );
     }

@@ -61,7 +61,12 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
     options.h2_idle_timeout = Some(Duration::from_secs(crate::proxy::KEEPALIVE_SECS));
     http.server_options = Some(options);
     let limits = &config.limits;
-    let guarded = Guarded::new(http, limits.max_connections, limits.header_read_timeout);
+    let guarded = Guarded::new(
+        http,
+        limits.max_connections,
+        limits.header_read_timeout,
+        limits.keepalive_timeout,
+    );
     let mut proxy = Service::new("firebreak proxy".to_string(), guarded);
     for addr in &config.listen.http {
         proxy.add_tcp(&addr.to_string());

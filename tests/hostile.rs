@@ -119,6 +119,40 @@ fn the_head_deadline_is_rearmed_for_each_request_of_a_keep_alive_connection() {
 }
 
 #[test]
+fn idle_keep_alive_connections_are_closed_after_the_keepalive_timeout() {
+    let (_a, _s, p) =
+        setup("[limits]\nkeepalive_timeout = \"1s\"\nheader_read_timeout = \"300ms\"\n");
+    // Busy: a request every 400 ms for 2.4 s keeps the connection open.
+    let mut c = TcpStream::connect(p.http_addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    for i in 0..6 {
+        c.write_all(format!("GET /busy{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .unwrap();
+        assert!(read_one(&mut c).starts_with("HTTP/1.1 200"), "request {i}");
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    // Then idle: closed (no bytes, EOF) about 1 s after the last answer, not before.
+    let t = Instant::now();
+    let mut rest = Vec::new();
+    assert_eq!(c.read_to_end(&mut rest).unwrap(), 0);
+    let idle = t.elapsed() + Duration::from_millis(400);
+    assert!(
+        idle >= Duration::from_millis(900) && idle < Duration::from_millis(2500),
+        "closed after {idle:?} idle"
+    );
+    // A connection that never sends anything is closed the same way.
+    let mut c = TcpStream::connect(p.http_addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let t = Instant::now();
+    assert_eq!(c.read_to_end(&mut rest).unwrap(), 0);
+    assert!(
+        t.elapsed() >= Duration::from_millis(900) && t.elapsed() < Duration::from_millis(2500),
+        "closed after {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
 fn connections_beyond_the_cap_wait_until_one_closes() {
     let (_a, _s, p) = setup("[limits]\nmax_connections = 3\n");
     let mut held = vec![];

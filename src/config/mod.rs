@@ -152,6 +152,8 @@ pub struct LimitsConf {
     pub max_header_bytes: usize,
     pub max_body_bytes: u64,
     pub header_read_timeout: Duration,
+    /// How long an idle client keep-alive connection (HTTP/1) is kept between requests.
+    pub keepalive_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]

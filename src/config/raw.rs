@@ -114,6 +114,7 @@ pub(super) struct RawLimits {
     pub max_header_bytes: Option<S<Scalar>>,
     pub max_body_bytes: Option<S<Scalar>>,
     pub header_read_timeout: Option<S<Scalar>>,
+    pub keepalive_timeout: Option<S<Scalar>>,
 }
 
 #[derive(Debug, Deserialize)]

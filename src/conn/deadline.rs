@@ -1,5 +1,5 @@
-//! The per-connection request-head deadline: a stream wrapper and the task-local that lets the
-//! proxy's hooks tell it where a request head ends.
+//! The per-connection request-head deadline and keep-alive idle timeout: a stream wrapper and
+//! the task-local that lets the proxy's hooks tell it where a request head ends.
 
 use pingora::protocols::raw_connect::ProxyDigest;
 use pingora::protocols::tls::{SslDigest, TlsRef};
@@ -31,9 +31,10 @@ tokio::task_local! {
     pub(super) static HEAD: Arc<HeadState>;
 }
 
-/// Called by the proxy when a request head has been read completely.
-pub fn head_done() {
-    let _ = HEAD.try_with(|s| s.0.store(IN_REQUEST, Relaxed));
+/// Called by the proxy when a request head has been read completely. True when the
+/// connection is guarded by a [`DeadlineStream`], which then also keeps its idle timeout.
+pub fn head_done() -> bool {
+    HEAD.try_with(|s| s.0.store(IN_REQUEST, Relaxed)).is_ok()
 }
 
 /// Called by the proxy when a request is over: the next head gets a fresh deadline.
@@ -41,19 +42,27 @@ pub fn request_done() {
     let _ = HEAD.try_with(|s| s.0.store(IDLE, Relaxed));
 }
 
-/// A client stream that fails reads once a request head takes longer than the timeout.
+/// A client stream that fails reads once a request head takes longer than the timeout, and
+/// reads as closed once the connection has waited idle for a next request longer than the
+/// keep-alive timeout.
 ///
-/// One timer per connection, re-armed for each head: creating a tokio `Sleep` per request
-/// costs an allocation and, as the only timer, wakes the runtime's driver through its eventfd
-/// (one extra `write` system call per request, measured with strace in benches/proxy).
-/// Re-arming a later deadline only extends the registered entry.
+/// One timer per connection serves both. Creating a tokio `Sleep` per request costs an
+/// allocation and, as the only timer, wakes the runtime's driver through its eventfd (one
+/// extra `write` system call per request, measured with strace in benches/proxy); Pingora's
+/// own keep-alive timeout registers a timer for every idle wait. Here the timer is only ever
+/// moved later on the hot path, which merely extends its registered entry: it is set to the
+/// head deadline when a head starts, and the idle deadline is kept as a plain `Instant` that
+/// the timer is moved to if it fires first.
 pub struct DeadlineStream {
     inner: Stream,
     state: Arc<HeadState>,
     timeout: Duration,
+    idle: Duration,
     sleep: Option<Pin<Box<Sleep>>>,
     /// The timer is watching the current head.
     armed: bool,
+    /// The current idle wait ends here (set while the connection waits for a request).
+    idle_until: Option<Instant>,
     told: usize,
     _slot: OwnedSemaphorePermit,
 }
@@ -67,13 +76,20 @@ impl std::fmt::Debug for DeadlineStream {
 }
 
 impl DeadlineStream {
-    pub fn new(inner: Stream, timeout: Duration, slot: OwnedSemaphorePermit) -> Self {
+    pub fn new(
+        inner: Stream,
+        timeout: Duration,
+        idle: Duration,
+        slot: OwnedSemaphorePermit,
+    ) -> Self {
         Self {
             inner,
             state: Arc::default(),
             timeout,
+            idle,
             sleep: None,
             armed: false,
+            idle_until: None,
             told: 0,
             _slot: slot,
         }
@@ -85,7 +101,26 @@ impl DeadlineStream {
 
     /// Starts the deadline of a new head.
     fn arm(&mut self, cx: &mut Context<'_>) {
-        let deadline = Instant::now() + self.timeout;
+        self.set_timer(Instant::now() + self.timeout, cx);
+        self.armed = true;
+    }
+
+    /// Starts an idle wait; the timer must fire by its end.
+    fn start_idle(&mut self, cx: &mut Context<'_>) {
+        let now = Instant::now();
+        let until = now + self.idle;
+        self.idle_until = Some(until);
+        match &self.sleep {
+            // A new connection: the first head most likely follows at once, and its deadline
+            // (later than this one) then only extends the timer.
+            None => self.set_timer(until.min(now + self.timeout), cx),
+            Some(sleep) if !sleep.is_elapsed() && sleep.deadline() <= until => {}
+            Some(_) => self.set_timer(until, cx),
+        }
+    }
+
+    /// Moves the timer to `deadline` and registers this task's wake-up.
+    fn set_timer(&mut self, deadline: Instant, cx: &mut Context<'_>) {
         let sleep = match self.sleep.as_mut() {
             Some(sleep) => {
                 sleep.as_mut().reset(deadline);
@@ -95,8 +130,7 @@ impl DeadlineStream {
                 .sleep
                 .insert(Box::pin(tokio::time::sleep_until(deadline))),
         };
-        let _ = sleep.as_mut().poll(cx); // register the wake-up at the deadline
-        self.armed = true;
+        let _ = sleep.as_mut().poll(cx);
     }
 }
 
@@ -110,6 +144,24 @@ impl AsyncRead for DeadlineStream {
         let state = this.state.0.load(Relaxed);
         if state != READING_HEAD {
             this.armed = false; // the head is done (or not begun): no deadline
+        }
+        if state != IDLE {
+            this.idle_until = None;
+        } else if this.idle_until.is_none() {
+            this.start_idle(cx);
+        }
+        if let Some(until) = this.idle_until {
+            let fired = this
+                .sleep
+                .as_mut()
+                .is_some_and(|s| s.as_mut().poll(cx).is_ready());
+            if fired {
+                if Instant::now() >= until {
+                    // Idle too long: read as closed, so Pingora drops the connection.
+                    return Poll::Ready(Ok(()));
+                }
+                this.set_timer(until, cx);
+            }
         }
         if let (true, Some(sleep)) = (this.armed, this.sleep.as_mut()) {
             if sleep.as_mut().poll(cx).is_ready() {
@@ -130,6 +182,7 @@ impl AsyncRead for DeadlineStream {
         let res = Pin::new(&mut this.inner).poll_read(cx, buf);
         if state == IDLE && matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             this.state.0.store(READING_HEAD, Relaxed);
+            this.idle_until = None;
             this.arm(cx);
         }
         res

@@ -28,14 +28,21 @@ pub struct Guarded<A> {
     inner: Arc<A>,
     slots: Arc<Semaphore>,
     header_timeout: Duration,
+    keepalive_timeout: Duration,
 }
 
 impl<A> Guarded<A> {
-    pub fn new(inner: A, max_connections: usize, header_timeout: Duration) -> Self {
+    pub fn new(
+        inner: A,
+        max_connections: usize,
+        header_timeout: Duration,
+        keepalive_timeout: Duration,
+    ) -> Self {
         Self {
             inner: Arc::new(inner),
             slots: Arc::new(Semaphore::new(max_connections.max(1))),
             header_timeout,
+            keepalive_timeout,
         }
     }
 }
@@ -57,7 +64,12 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
                 drop(permit);
                 return out;
             }
-            Box::new(DeadlineStream::new(stream, self.header_timeout, permit))
+            Box::new(DeadlineStream::new(
+                stream,
+                self.header_timeout,
+                self.keepalive_timeout,
+                permit,
+            ))
         };
         match stream
             .as_any()

@@ -106,6 +106,7 @@ mod tests {
             max_header_bytes,
             max_body_bytes,
             header_read_timeout: Duration::from_secs(1),
+            keepalive_timeout: Duration::from_secs(60),
         }
     }
 

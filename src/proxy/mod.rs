@@ -86,14 +86,15 @@ impl ProxyHttp for Proxy {
     fn init_downstream_modules(&self, _modules: &mut pingora::modules::http::HttpModules) {}
 
     async fn early_request_filter(&self, session: &mut Session, _ctx: &mut Ctx) -> Result<()> {
+        let guarded = crate::conn::head_done();
         // Pingora's request parser decides whether the connection stays open, from the
-        // version and `Connection`, but with no idle timeout (pingora #540): give it ours, and
-        // only when it stays open (`Connection: close` and plain HTTP/1.0 close it after the
-        // answer, RFC 9112 §9.3 and §9.6).
+        // version and `Connection` (`Connection: close` and plain HTTP/1.0 close it after the
+        // answer, RFC 9112 §9.3 and §9.6), with no idle timeout (pingora #540). A guarded
+        // connection's stream keeps `limits.keepalive_timeout` itself with its one timer
+        // (`Some(0)`: no Pingora timer per idle wait); any other gets Pingora's.
         if session.get_keepalive().is_some() {
-            session.set_keepalive(Some(KEEPALIVE_SECS));
+            session.set_keepalive(Some(if guarded { 0 } else { KEEPALIVE_SECS }));
         }
-        crate::conn::head_done();
         Ok(())
     }
 

@@ -245,6 +245,11 @@ pub(super) fn limits(cx: &mut Ctx, raw: Option<&RawLimits>) -> LimitsConf {
         "limits.header_read_timeout",
         "10s",
     );
+    let keepalive = cx.positive_duration(
+        raw.and_then(|r| r.keepalive_timeout.as_ref()),
+        "limits.keepalive_timeout",
+        "60s",
+    );
     LimitsConf {
         max_connections: max_connections
             .and_then(|n| usize::try_from(n).ok())
@@ -254,6 +259,7 @@ pub(super) fn limits(cx: &mut Ctx, raw: Option<&RawLimits>) -> LimitsConf {
             .unwrap_or(1),
         max_body_bytes: max_body.unwrap_or(1),
         header_read_timeout: timeout.unwrap_or_default(),
+        keepalive_timeout: keepalive.unwrap_or_default(),
     }
 }
 

@@ -193,6 +193,7 @@ fn spec_example_parses_to_expected_values() {
         max_header_bytes: 65_536,
         max_body_bytes: 104_857_600,
         header_read_timeout: secs(10),
+        keepalive_timeout: secs(60),
     };
     assert_eq!(c.limits, limits);
     assert!(!c.maintenance.enabled);
