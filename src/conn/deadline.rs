@@ -1,6 +1,7 @@
-//! The per-connection request-head deadline and keep-alive idle timeout: a stream wrapper and
-//! the task-local that lets the proxy's hooks tell it where a request head ends.
+//! The per-connection request-head deadline and keep-alive idle timeout: a stream wrapper, and
+//! the calls through which the proxy's hooks tell it where a request head starts and ends.
 
+use pingora::protocols::http::ServerSession;
 use pingora::protocols::raw_connect::ProxyDigest;
 use pingora::protocols::tls::{SslDigest, TlsRef};
 use pingora::protocols::{
@@ -23,23 +24,24 @@ const IN_REQUEST: u8 = 2;
 
 const RESPONSE_408: &[u8] = b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: 76\r\nConnection: close\r\n\r\n{\"error\":\"request_timeout\",\"status\":408,\"message\":\"request head too slow\"}\n";
 
-/// Where the connection is in its current request.
-#[derive(Debug, Default)]
-pub struct HeadState(AtomicU8);
-
-tokio::task_local! {
-    pub(super) static HEAD: Arc<HeadState>;
+/// The session's client stream, when it is a guarded HTTP/1 connection.
+fn guarded(session: &ServerSession) -> Option<&DeadlineStream> {
+    session.stream()?.as_any().downcast_ref::<DeadlineStream>()
 }
 
 /// Called by the proxy when a request head has been read completely. True when the
 /// connection is guarded by a [`DeadlineStream`], which then also keeps its idle timeout.
-pub fn head_done() -> bool {
-    HEAD.try_with(|s| s.0.store(IN_REQUEST, Relaxed)).is_ok()
+pub fn head_done(session: &ServerSession) -> bool {
+    guarded(session)
+        .map(|d| d.state.store(IN_REQUEST, Relaxed))
+        .is_some()
 }
 
 /// Called by the proxy when a request is over: the next head gets a fresh deadline.
-pub fn request_done() {
-    let _ = HEAD.try_with(|s| s.0.store(IDLE, Relaxed));
+pub fn request_done(session: &ServerSession) {
+    if let Some(d) = guarded(session) {
+        d.state.store(IDLE, Relaxed);
+    }
 }
 
 /// A client stream that fails reads once a request head takes longer than the timeout, and
@@ -55,7 +57,8 @@ pub fn request_done() {
 /// the timer is moved to if it fires first.
 pub struct DeadlineStream {
     inner: Stream,
-    state: Arc<HeadState>,
+    /// Where the connection is in its current request (the proxy's hooks move it on).
+    state: AtomicU8,
     timeout: Duration,
     idle: Duration,
     sleep: Option<Pin<Box<Sleep>>>,
@@ -84,7 +87,7 @@ impl DeadlineStream {
     ) -> Self {
         Self {
             inner,
-            state: Arc::default(),
+            state: AtomicU8::new(IDLE),
             timeout,
             idle,
             sleep: None,
@@ -93,10 +96,6 @@ impl DeadlineStream {
             told: 0,
             _slot: slot,
         }
-    }
-
-    pub fn state(&self) -> Arc<HeadState> {
-        self.state.clone()
     }
 
     /// Starts the deadline of a new head.
@@ -141,7 +140,7 @@ impl AsyncRead for DeadlineStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
-        let state = this.state.0.load(Relaxed);
+        let state = this.state.load(Relaxed);
         if state != READING_HEAD {
             this.armed = false; // the head is done (or not begun): no deadline
         }
@@ -181,7 +180,7 @@ impl AsyncRead for DeadlineStream {
         let before = buf.filled().len();
         let res = Pin::new(&mut this.inner).poll_read(cx, buf);
         if state == IDLE && matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.state.0.store(READING_HEAD, Relaxed);
+            this.state.store(READING_HEAD, Relaxed);
             this.idle_until = None;
             this.arm(cx);
         }

@@ -15,7 +15,7 @@ mod deadline;
 pub use deadline::{head_done, request_done};
 
 use async_trait::async_trait;
-use deadline::{DeadlineStream, HEAD};
+use deadline::DeadlineStream;
 use pingora::apps::ServerApp;
 use pingora::protocols::{Stream, ALPN};
 use pingora::server::ShutdownWatch;
@@ -71,17 +71,7 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
                 permit,
             ))
         };
-        match stream
-            .as_any()
-            .downcast_ref::<DeadlineStream>()
-            .map(|d| d.state())
-        {
-            Some(state) => {
-                HEAD.scope(state, self.inner.process_new(stream, shutdown))
-                    .await
-            }
-            None => self.inner.process_new(stream, shutdown).await,
-        }
+        self.inner.process_new(stream, shutdown).await
     }
 
     async fn cleanup(&self) {

@@ -86,7 +86,7 @@ impl ProxyHttp for Proxy {
     fn init_downstream_modules(&self, _modules: &mut pingora::modules::http::HttpModules) {}
 
     async fn early_request_filter(&self, session: &mut Session, _ctx: &mut Ctx) -> Result<()> {
-        let guarded = crate::conn::head_done();
+        let guarded = crate::conn::head_done(session);
         // Pingora's request parser decides whether the connection stays open, from the
         // version and `Connection` (`Connection: close` and plain HTTP/1.0 close it after the
         // answer, RFC 9112 §9.3 and §9.6), with no idle timeout (pingora #540). A guarded
@@ -182,7 +182,7 @@ impl ProxyHttp for Proxy {
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
         accounting::finish(&self.app, session, e, ctx);
-        crate::conn::request_done();
+        crate::conn::request_done(session);
     }
 
     fn suppress_error_log(&self, _session: &Session, ctx: &Ctx, _error: &Error) -> bool {

@@ -73,7 +73,7 @@ pub fn admit(app: &App, session: &mut Session, ctx: &mut Ctx) -> Option<Refusal>
 fn request_id(req: &RequestHeader) -> String {
     let given = req
         .headers
-        .get("x-request-id")
+        .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|s| {
             !s.is_empty()
@@ -148,7 +148,9 @@ pub fn forward_headers(session: &Session, req: &mut RequestHeader, ctx: &Ctx) ->
     Ok(())
 }
 
+// Lookups by a prepared name: a `&str` name is parsed again on every lookup.
 static X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
+static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 /// Appends an IP address; IPv4 by hand (the common case, on every request), IPv6 via `fmt`.
 fn push_ip(out: &mut String, ip: std::net::IpAddr) {
