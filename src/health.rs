@@ -61,6 +61,32 @@ struct Slot {
     busy: Arc<AtomicBool>,
 }
 
+/// One probe of every checked backend, all at once, before the proxy starts serving: a new
+/// process (a start, or an `--upgrade` taking the sockets over from a running one) then
+/// begins with the backends that answer marked up, instead of answering "no tier can
+/// serve" until the checker's first round. Takes at most one probe timeout.
+pub async fn first_round(app: &App) {
+    let snap = app.store.load();
+    let probes = snap.pools.iter().flat_map(|pool| {
+        let conf = pool.conf.health.clone();
+        pool.backends
+            .iter()
+            .filter_map(move |b| conf.clone().map(|c| (b.clone(), c)))
+    });
+    let probes: Vec<_> = probes
+        .map(|(b, conf)| {
+            tokio::spawn(async move {
+                let ok = probe(b.addr, &conf).await;
+                b.health.record_probe(ok, conf.rise, conf.fall, now_ns());
+            })
+        })
+        .collect();
+    for p in probes {
+        let _ = p.await;
+    }
+    app.plan_tick(false);
+}
+
 /// The checker loop; returns when `shutdown` flips.
 pub async fn run(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut slots: HashMap<(String, SocketAddr), Slot> = HashMap::new();

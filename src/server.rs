@@ -52,6 +52,12 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
         upgrade,
         ..Default::default()
     };
+    // Backends start down; learn which answer before taking (or taking over) the sockets.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("startup runtime: {e}"))?
+        .block_on(crate::health::first_round(&app));
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
 
