@@ -88,11 +88,12 @@ fn has_content_length(head: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn req(lines: &[(&str, &str)]) -> RequestHeader {
+    /// A POST head with these header lines (shared with `request`'s tests).
+    pub(in crate::proxy) fn req(lines: &[(&str, &str)]) -> RequestHeader {
         let mut r = RequestHeader::build("POST", b"/x", None).unwrap();
         for (k, v) in lines {
             r.append_header(k.to_string(), *v).unwrap();

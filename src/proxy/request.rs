@@ -178,15 +178,8 @@ fn push_ip(out: &mut String, ip: std::net::IpAddr) {
 
 #[cfg(test)]
 mod tests {
+    use super::hygiene::tests::req;
     use super::*;
-
-    fn req(lines: &[(&str, &str)]) -> RequestHeader {
-        let mut r = RequestHeader::build("POST", b"/x", None).unwrap();
-        for (k, v) in lines {
-            r.append_header(k.to_string(), *v).unwrap();
-        }
-        r
-    }
 
     #[test]
     fn ip_addresses_are_written_like_display() {
