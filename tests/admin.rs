@@ -19,10 +19,7 @@ fn setup() -> (Origin, Origin, Proxy) {
     let a = Origin::start("a", Behaviour::Normal);
     let s = Origin::start("standby", Behaviour::Normal);
     let p = Proxy::start_with_env(&two_tier(&[(&a, 1)], &[&s], "", ""), &[TOKEN]);
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
+    assert!(p.wait_ready());
     (a, s, p)
 }
 
@@ -252,10 +249,7 @@ fn sigterm_drains_in_flight_requests_then_exits_zero() {
     let a = Origin::start("a", Behaviour::Delay(Duration::from_millis(700)));
     let s = Origin::start("standby", Behaviour::Normal);
     let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
+    assert!(p.wait_ready());
     let addr = p.http_addr();
     let slow = std::thread::spawn(move || get(addr, "/slow"));
     assert!(wait_until(Duration::from_secs(2), || a.hits() == 1));

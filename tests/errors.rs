@@ -5,13 +5,10 @@ mod support;
 
 use std::time::Duration;
 use support::conf::two_tier;
-use support::{request, wait_until, Behaviour, Origin, Proxy};
+use support::{request, Behaviour, Origin, Proxy};
 
 fn ready(p: &Proxy) {
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
+    assert!(p.wait_ready());
 }
 
 fn short_timeouts(cfg: String) -> String {

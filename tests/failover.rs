@@ -8,10 +8,7 @@ use support::conf::two_tier;
 use support::{get, request, wait_until, Behaviour, Origin, Proxy};
 
 fn ready(p: &Proxy) {
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
+    assert!(p.wait_ready());
 }
 
 #[test]

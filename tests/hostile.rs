@@ -8,16 +8,13 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use support::conf::two_tier;
-use support::{get, send_raw_timeout, wait_until, Behaviour, Origin, Proxy};
+use support::{get, send_raw_timeout, Behaviour, Origin, Proxy};
 
 fn setup(limits: &str) -> (Origin, Origin, Proxy) {
     let a = Origin::start("a", Behaviour::Normal);
     let s = Origin::start("standby", Behaviour::Normal);
     let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", limits));
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
+    assert!(p.wait_ready());
     (a, s, p)
 }
 

@@ -23,10 +23,7 @@ fn on_standby_only_with(tail: &str) -> (Origin, Origin, Proxy) {
     let a = Origin::start("primary", Behaviour::Normal);
     let s = Origin::start("standby", standby());
     let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", tail));
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
+    assert!(p.wait_ready());
     a.kill();
     assert!(wait_until(Duration::from_secs(3), || get(
         p.http_addr(),
@@ -102,10 +99,7 @@ fn no_shedding_at_half_load_on_a_healthy_primary() {
     );
     let s = Origin::start("standby", standby());
     let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
+    assert!(p.wait_ready());
     // 400 req/s capacity; offer 200 req/s.
     let out = open_loop(p.http_addr(), 200.0, 5.0, |i| {
         ("normal", format!("/orders/{i}"), String::new())
@@ -188,10 +182,7 @@ fn heavy_features_can_be_switched_off_while_on_the_standby() {
     let s = Origin::start("standby", Behaviour::Normal);
     let tail = "[[route]]\nname = \"exports\"\npath_prefix = \"/exports\"\npriority = \"bulk\"\non_standby = \"refuse\"\n";
     let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", tail));
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
+    assert!(p.wait_ready());
     assert_eq!(get(p.http_addr(), "/exports/1").unwrap().status, 200);
     a.kill();
     assert!(wait_until(Duration::from_secs(3), || get(

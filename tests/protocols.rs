@@ -68,10 +68,7 @@ fn https_listener_speaks_http1_and_http2() {
         ),
     );
     let p = Proxy::start(&cfg);
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
+    assert!(p.wait_ready());
     for (flag, version) in [("--http1.1", "HTTP/1.1"), ("--http2", "HTTP/2")] {
         let out = Command::new("curl")
             .args(["-sk", "-i", flag, "--max-time", "5"])
@@ -215,10 +212,7 @@ fn connection_close_and_http_1_0_close_the_connection() {
     let a = Origin::start("a", Behaviour::Normal);
     let s = Origin::start("standby", Behaviour::Normal);
     let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
+    assert!(p.wait_ready());
     let wait = Duration::from_secs(3);
     for head in [
         "GET /c HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",

@@ -40,10 +40,7 @@ fn a_dozen_reloads_under_load_fail_no_request() {
         two_tier(&list, &[&s], "", "")
     };
     let p = Proxy::start_with_env(&cfg(&[(0, 1), (1, 1)]), &[TOKEN]);
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
+    assert!(p.wait_ready());
 
     let stop = Arc::new(AtomicBool::new(false));
     let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -122,10 +119,7 @@ fn a_bad_file_on_disk_is_refused_and_the_old_config_keeps_serving() {
     let a = Origin::start("a", Behaviour::Normal);
     let s = Origin::start("standby", Behaviour::Normal);
     let p = Proxy::start_with_env(&two_tier(&[(&a, 1)], &[&s], "", ""), &[TOKEN]);
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
+    assert!(p.wait_ready());
     std::fs::write(
         p.config_path(),
         "[[pool]]\nname = \"x\"\nbackends = [{ addr = \"nope\" }]\n",

@@ -19,10 +19,7 @@ fn start(tail: &str) -> (Origin, Origin, Proxy) {
     let a = Origin::start("primary", Behaviour::Normal);
     let s = Origin::start("standby", weak_standby());
     let p = Proxy::start_with_env(&two_tier(&[(&a, 1)], &[&s], "", tail), &[TOKEN]);
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
+    assert!(p.wait_ready());
     (a, s, p)
 }
 

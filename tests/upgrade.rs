@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::conf::two_tier;
 use support::proxy::{bin_path, scratch_dir};
-use support::{get, wait_until, Behaviour, Origin, Proxy};
+use support::{get, Behaviour, Origin, Proxy};
 
 #[test]
 fn upgrade_hands_the_sockets_over_without_failing_a_request() {
@@ -23,10 +23,7 @@ fn upgrade_hands_the_sockets_over_without_failing_a_request() {
         ("FIREBREAK_PID_FILE", pid.as_str()),
     ];
     let old = Proxy::start_with_env(&two_tier(&[(&a, 1)], &[&s], "", ""), &env);
-    assert!(wait_until(Duration::from_secs(5), || old
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
+    assert!(old.wait_ready());
 
     let stop = Arc::new(AtomicBool::new(false));
     let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));

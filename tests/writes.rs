@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::conf::two_tier;
-use support::{request_timeout, wait_until, Behaviour, Origin, Proxy};
+use support::{request_timeout, Behaviour, Origin, Proxy};
 
 #[test]
 fn no_write_is_lost_or_applied_twice_when_the_primary_dies() {
@@ -18,10 +18,7 @@ fn no_write_is_lost_or_applied_twice_when_the_primary_dies() {
     let b = Origin::start("b", Behaviour::Delay(Duration::from_millis(15)));
     let s = Origin::start("standby", Behaviour::Normal);
     let p = Proxy::start(&two_tier(&[(&a, 1), (&b, 1)], &[&s], "", ""));
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .map(|r| r.status == 200)
-        .unwrap_or(false)));
+    assert!(p.wait_ready());
 
     const CLIENTS: usize = 6;
     let stop = Arc::new(AtomicBool::new(false));

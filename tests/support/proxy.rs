@@ -191,6 +191,15 @@ impl Proxy {
         client::get(self.admin, path)
     }
 
+    /// Waits up to 5 s for `/readyz` to answer 200; false if it never does.
+    pub fn wait_ready(&self) -> bool {
+        super::wait_until(Duration::from_secs(5), || {
+            self.admin_get("/readyz")
+                .map(|r| r.status == 200)
+                .unwrap_or(false)
+        })
+    }
+
     /// Sends a signal by name ("TERM", "HUP", "INT", "QUIT", "KILL") with the `kill` command.
     pub fn signal(&self, sig: &str) {
         let status = Command::new("kill")
