@@ -29,16 +29,18 @@ fn metrics_follow_the_contract_and_pass_promtool() {
     for i in 0..20 {
         get(p.http_addr(), &format!("/login/{i}")).unwrap();
     }
-    assert!(wait_until(Duration::from_secs(2), || p
-        .admin_get("/metrics")
-        .unwrap()
-        .text()
-        .contains("firebreak_backend_up{")));
+    // A request is counted in its logging phase, after its answer went out: the client can
+    // see the 20th answer a moment before the 20th count.
+    let counted = r#"firebreak_requests_total{code="200",pool="primary",route="login"} 20"#;
+    assert!(wait_until(Duration::from_secs(2), || {
+        let t = p.admin_get("/metrics").unwrap().text();
+        t.contains("firebreak_backend_up{") && t.contains(counted)
+    }));
     let m = p.admin_get("/metrics").unwrap();
     assert_eq!(m.status, 200);
     let text = m.text();
     for needle in [
-        r#"firebreak_requests_total{code="200",pool="primary",route="login"} 20"#,
+        counted,
         "firebreak_request_duration_seconds_bucket{",
         r#"firebreak_backend_up{backend=""#,
         r#"firebreak_config_reloads_total{result="success"} 0"#,
