@@ -93,6 +93,8 @@ pub struct Ask {
     /// A failover rehearsal runs: a standby that cannot admit falls back to the primary
     /// (a rehearsal never sheds a customer).
     pub rehearsal: bool,
+    /// When the request began, on [`crate::clock::now_ns`]'s clock.
+    pub now_ns: u64,
 }
 
 /// Admits a request. On success returns the pool that admitted it (the drawn one, or a
@@ -123,7 +125,7 @@ pub async fn admit(
             gate.limit(),
             ask.priority == Priority::Critical,
             gate.congested() && gate.inflight() as f64 >= gate.limit() / 2.0,
-            crate::clock::now_ns(),
+            ask.now_ns,
         )
         .ok_or(ShedReason::ClientFairShare)?;
     if gate.try_acquire(ask.priority) {

@@ -36,6 +36,7 @@ pub async fn admission(app: &App, session: &Session, ctx: &mut Ctx) -> Option<Re
         bucket,
         process_inflight: app.inflight(),
         rehearsal,
+        now_ns: ctx.start_ns,
     };
     let (pool, permit) = match admit(&snap, &app.tenants, ask).await {
         Ok(ok) => ok,

@@ -6,12 +6,45 @@ use crate::config::Priority;
 use crate::pool::{Backend, InflightGuard};
 use crate::reload::Snapshot;
 use crate::respond::Refusal;
+use http::HeaderValue;
 use std::sync::Arc;
+
+/// The request's id, kept as the header value it is sent as: one buffer, shared by the
+/// upstream and the downstream `X-Request-Id` (a client-given id shares the request's own).
+#[derive(Debug, Clone)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// Only ids made of visible ASCII reach here (the request phase checks or makes them).
+    pub fn new(value: HeaderValue) -> Self {
+        Self(value)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or("")
+    }
+
+    pub fn header(&self) -> HeaderValue {
+        self.0.clone()
+    }
+}
+
+impl Default for RequestId {
+    fn default() -> Self {
+        Self(HeaderValue::from_static(""))
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct Ctx {
     pub start_ns: u64,
-    pub request_id: String,
+    pub request_id: RequestId,
     /// The snapshot pinned for this request's whole life.
     pub snap: Option<Arc<Snapshot>>,
     /// Matched route: its index in the pinned snapshot's `config.routes`, and its priority.
@@ -34,8 +67,6 @@ pub struct Ctx {
     pub refusal: Option<Refusal>,
     /// Request body bytes seen so far.
     pub body_bytes: u64,
-    /// The client asked for this via Accept (kept for error pages).
-    pub accept: Option<String>,
     pub _guard: Option<RequestGuard>,
 }
 

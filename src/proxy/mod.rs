@@ -55,7 +55,13 @@ pub async fn send_refusal(
         Refusal::Maintenance { .. } | Refusal::Shed { .. } => maintenance.page.as_deref(),
         _ => None,
     };
-    let ans = render(&refusal, ctx.accept.as_deref(), &ctx.request_id, template);
+    // Read here rather than kept per request: only a refusal needs it.
+    let accept = session
+        .req_header()
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let ans = render(&refusal, accept, ctx.request_id.as_str(), template);
     let mut h = ResponseHeader::build(ans.status, Some(ans.headers.len()))?;
     for (k, v) in &ans.headers {
         h.insert_header(*k, v.as_str())?;
@@ -106,7 +112,9 @@ impl ProxyHttp for Proxy {
         match refusal {
             None => Ok(false),
             Some(refusal) => {
-                send_refusal(&self.app, session, ctx, refusal).await?;
+                // Boxed: the answer's future is ~1 KB, and inline it would be part of (and
+                // copied with) every request's `request_filter` future, refused or not.
+                Box::pin(send_refusal(&self.app, session, ctx, refusal)).await?;
                 Ok(true)
             }
         }
@@ -151,7 +159,7 @@ impl ProxyHttp for Proxy {
         resp: &mut ResponseHeader,
         ctx: &mut Ctx,
     ) -> Result<()> {
-        resp.insert_header("X-Request-Id", ctx.request_id.as_str())?;
+        resp.insert_header("X-Request-Id", ctx.request_id.header())?;
         Ok(())
     }
 

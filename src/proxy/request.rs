@@ -3,9 +3,9 @@
 //! Everything that can refuse a request before it touches a backend happens here, in the
 //! order of the request path: bad input → route → maintenance → (admission) → first pool.
 
+use super::ctx::RequestId;
 use super::{hygiene, Ctx};
 use crate::app::App;
-use crate::clock::now_ns;
 use crate::respond::Refusal;
 use http::header::{HeaderValue, HOST};
 use pingora::http::RequestHeader;
@@ -18,15 +18,10 @@ const MAX_REQUEST_ID: usize = 128;
 pub fn admit(app: &App, session: &mut Session, ctx: &mut Ctx) -> Option<Refusal> {
     let req = session.req_header();
     ctx.request_id = request_id(req);
-    ctx.accept = req
-        .headers
-        .get(http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .map(String::from);
     let snap = app.store.load();
     ctx.snap = Some(snap.clone());
-    let now = now_ns();
-    app.retry_budget.on_request(now);
+    // The request began when its context was made, a moment ago: one clock read serves both.
+    app.retry_budget.on_request(ctx.start_ns);
 
     let limits = &snap.config.limits;
     // HTTP/1: the head as it came from the client; Pingora drops a Content-Length that came
@@ -69,35 +64,34 @@ pub fn admit(app: &App, session: &mut Session, ctx: &mut Ctx) -> Option<Refusal>
     None
 }
 
-/// Uses the client's `X-Request-Id` when it is sane, else makes a new one.
-fn request_id(req: &RequestHeader) -> String {
-    let given = req
-        .headers
-        .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| {
-            !s.is_empty()
-                && s.len() <= MAX_REQUEST_ID
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-        });
-    match given {
-        Some(s) => s.to_string(),
+/// Uses the client's `X-Request-Id` when it is sane (sharing its bytes), else makes a new one.
+fn request_id(req: &RequestHeader) -> RequestId {
+    let given = req.headers.get(&X_REQUEST_ID).filter(|v| {
+        let s = v.as_bytes();
+        !s.is_empty()
+            && s.len() <= MAX_REQUEST_ID
+            && s.iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    });
+    RequestId::new(match given {
+        Some(v) => v.clone(),
         None => new_request_id(),
-    }
+    })
 }
 
 /// 32 random hex digits, without the formatting machinery (it is on every request).
-fn new_request_id() -> String {
+fn new_request_id() -> HeaderValue {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(32);
+    let mut out = Vec::with_capacity(32);
     for mut word in [fastrand::u64(..), fastrand::u64(..)] {
         for _ in 0..16 {
-            out.push(HEX[(word & 0xf) as usize] as char);
+            out.push(HEX[(word & 0xf) as usize]);
             word >>= 4;
         }
     }
-    out
+    // Hex digits are always a valid value; the fallback only keeps this free of panics.
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(out))
+        .unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
 /// Counts request body bytes; past the limit the request fails with 413.
@@ -120,7 +114,7 @@ pub fn count_body(n: usize, ctx: &mut Ctx) -> Result<()> {
 /// copy of every name, and a `&'static str` becomes that copy without an allocation (a
 /// `HeaderName` would be re-titled into a new buffer first).
 pub fn forward_headers(session: &Session, req: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
-    req.insert_header("X-Request-Id", ctx.request_id.as_str())?;
+    req.insert_header("X-Request-Id", ctx.request_id.header())?;
     if let Some(ip) = session
         .client_addr()
         .and_then(|a| a.as_inet())
@@ -200,10 +194,26 @@ mod tests {
 
     #[test]
     fn request_ids_are_kept_when_sane_and_made_otherwise() {
-        assert_eq!(request_id(&req(&[("x-request-id", "abc-1")])), "abc-1");
+        assert_eq!(
+            request_id(&req(&[("x-request-id", "abc-1")])).as_str(),
+            "abc-1"
+        );
         let made = request_id(&req(&[("x-request-id", "bad id<script>")]));
-        assert_eq!(made.len(), 32);
-        assert!(made.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_ne!(made, request_id(&req(&[])));
+        assert_eq!(made.as_str().len(), 32);
+        assert!(made.as_str().bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(made.as_str(), request_id(&req(&[])).as_str());
+        // Too long, empty, and non-ASCII ids are replaced too.
+        let long = "a".repeat(MAX_REQUEST_ID + 1);
+        for bad in [long.as_str(), ""] {
+            let id = request_id(&req(&[("x-request-id", bad)]));
+            assert_eq!(id.as_str().len(), 32, "{bad:?}");
+        }
+        let at_limit = "a".repeat(MAX_REQUEST_ID);
+        assert_eq!(
+            request_id(&req(&[("x-request-id", at_limit.as_str())])).as_str(),
+            at_limit
+        );
+        // The id goes out as the same header value both ways.
+        assert_eq!(made.header().as_bytes(), made.as_str().as_bytes());
     }
 }
