@@ -30,6 +30,10 @@ Before the rounds, one wrk run straight at the origin (no proxy) shows the ceili
      total Ir ÷ requests = user-space instructions per proxied request;
   b. natively: warm up, attach `strace -c -f` to every process/thread of the proxy, drive
      --strace-requests requests, detach; syscalls ÷ requests.
+
+--perf mode, turns as in the default mode: warm up, then one keep-alive wrk run during which
+`perf record -e cpu-clock` samples the proxy's core; real microseconds per request split into
+kernel, the proxy's binary, libc, vDSO, idle, and by symbol (perfprof.py).
 """
 
 import argparse
@@ -45,7 +49,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+
+import perfprof
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -947,6 +954,43 @@ class Bench:
             ", ".join("%s %.2f" % kv for kv in list(res["per_req"].items())[:5])))
         return res
 
+    def perf_turn(self, proxy, rnd):
+        """One proxy under wrk while perf samples its core (the --perf mode)."""
+        tag = "%s-perf-r%d" % (proxy, rnd)
+        busy, waited = self.settle()
+        p, port, d = self.start_proxy(proxy, tag)
+        self.wrk(port, self.a.warmup)
+        comms, exe = perfprof.proxy_identity(proc_tree(p.pid))
+        data = os.path.join(self.out, "perf", "%s.data" % tag)
+        os.makedirs(os.path.dirname(data), exist_ok=True)
+        box = {}
+        load = threading.Thread(target=lambda: box.update(w=self.wrk(port, self.a.duration)))
+        load.start()
+        time.sleep(1.0)
+        window = self.a.duration - 2
+        t0 = time.time()
+        subprocess.run(perfprof.record_argv(self.pc, window, data, self.a.perf_freq),
+                       check=True, capture_output=True)
+        measured = time.time() - t0
+        load.join()
+        self.stop_proxy(d, proxy)
+        w = box["w"]
+        prof = perfprof.summarize(data, int(w["rps"] * measured), measured, comms, exe)
+        log("  %s: %.0f req/s; %.2f us/req busy (kernel %.2f, user %.2f), idle %.2f"
+            % (tag, w["rps"], prof["busy_us_per_req"], prof["us_per_req"]["kernel"],
+               prof["user_us_per_req"], prof["us_per_req"]["idle"]))
+        return {"proxy": proxy, "round": rnd, "rps": w["rps"], "busy_before_pct": busy, "settle_wait_s": waited,
+                "window_s": round(measured, 2), "comms": comms, "exe": exe, "data": data, "profile": prof,
+                "p99_us": w["p99_us"], "non2xx": w["non2xx"]}
+
+    def run_perf(self, proxies):
+        res = {"mode": "perf", "turns": []}
+        for rnd in range(1, self.a.rounds + 1):
+            for proxy in proxies:
+                res["turns"].append(self.perf_turn(proxy, rnd))
+                time.sleep(1.0)
+        return res
+
     def run_callgrind(self, proxies):
         res = {"mode": "callgrind", "callgrind": {}, "strace": {}}
         for proxy in proxies:
@@ -1099,6 +1143,9 @@ def header(meta):
                ("keep-alive %ds, close %ds, warm-up %ds, idle conns %d" % (meta["duration"], meta["close_duration"],
                                                                            meta["warmup"], meta["idle_conns"]))
                if meta["mode"] == "rounds" else
+               ("perf: %d s of each %d s keep-alive run, %d samples/s, warm-up %ds"
+                % (meta.get("perf_window", 0), meta["duration"], meta.get("perf_freq", 0), meta["warmup"]))
+               if meta["mode"] == "perf" else
                ("callgrind: %d requests, strace: %d requests, %d connection(s)"
                 % (meta["cg_requests"], meta["strace_requests"], meta["cg_conns"])),
                meta["firebreak_bin"], (meta["git"] or {}).get("head", "?")[:12],
@@ -1109,7 +1156,9 @@ def header(meta):
 
 
 def write_report(out, res, meta):
-    text = header(meta) + "\n" + (table_rounds(res, meta) if res["mode"] == "rounds" else table_callgrind(res, meta))
+    tables = {"rounds": table_rounds, "callgrind": table_callgrind,
+              "perf": lambda r, m: perfprof.table(r, m, render, fmt, median)}
+    text = header(meta) + "\n" + tables[res["mode"]](res, meta)
     with open(os.path.join(out, "table.txt"), "w") as f:
         f.write(text + "\n")
     with open(os.path.join(out, "results.json"), "w") as f:
@@ -1137,6 +1186,9 @@ def main():
                          " headers firebreak always adds, and bare Pingora keeps firebreak's timeouts"
                          " (default off, as issue #5's baseline)")
     ap.add_argument("--callgrind", action="store_true", help="instructions and syscalls per request instead")
+    ap.add_argument("--perf", action="store_true",
+                    help="real time per request (perf record -e cpu-clock on the proxy core) instead")
+    ap.add_argument("--perf-freq", type=int, default=2000, help="perf samples per second")
     ap.add_argument("--cg-requests", type=int, default=20000, help="requests between zero and dump")
     ap.add_argument("--cg-warmup", type=int, default=2000)
     ap.add_argument("--cg-conns", type=int, default=32,
@@ -1169,6 +1221,10 @@ def main():
     need = ["nginx", "taskset", "wrk"] + [p for p in proxies if p == "haproxy"]
     if a.callgrind:
         need += ["valgrind", "callgrind_control", "callgrind_annotate", "strace"]
+    if a.perf:
+        need += ["perf"]
+    if a.perf and a.callgrind:
+        sys.exit("--perf and --callgrind are two modes: choose one")
     for t in need:
         if not shutil.which(t):
             sys.exit("%s is not installed (run.sh installs it)" % t)
@@ -1191,7 +1247,8 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
 
     meta = {
-        "mode": "callgrind" if a.callgrind else "rounds",
+        "mode": "callgrind" if a.callgrind else "perf" if a.perf else "rounds",
+        "perf_freq": a.perf_freq, "perf_window": a.duration - 2,
         "command": " ".join(sys.argv),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "proxies": proxies, "rounds": a.rounds, "duration": a.duration, "close_duration": a.close_duration,
@@ -1223,7 +1280,9 @@ def main():
         a.pingora_bin = snap
     log("results in %s (configs and logs in %s)" % (a.out, b.tmp))
     b.start_origin()
-    res = b.run_callgrind(proxies) if a.callgrind else b.run_rounds(proxies)
+    if a.perf and a.duration < 4:
+        sys.exit("--perf needs --duration of at least 4 s (perf samples the middle of the run)")
+    res = b.run_callgrind(proxies) if a.callgrind else b.run_perf(proxies) if a.perf else b.run_rounds(proxies)
     meta["loadavg_end"] = loadavg()
     meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     print(write_report(a.out, res, meta), flush=True)

@@ -4,6 +4,7 @@
 #   benches/proxy/run.sh                      # 3 rounds of A B C D (firebreak, pingora, nginx, haproxy)
 #   benches/proxy/run.sh --rounds 2           # 2 rounds
 #   benches/proxy/run.sh --callgrind          # instructions (callgrind) and syscalls (strace) per request
+#   benches/proxy/run.sh --perf               # real time per request: kernel vs user, by symbol (perf cpu-clock)
 #   benches/proxy/run.sh --access-log on      # every proxy writes its per-request access log (default off)
 #   benches/proxy/run.sh --proxies firebreak,nginx --duration 5   # any bench.py option
 #   python3 benches/proxy/bench.py --report target/bench/<time>   # re-print a run's table
@@ -32,8 +33,9 @@ PATH=$PATH:/usr/sbin:/sbin
 export PATH
 
 callgrind=0
+perf=0
 for arg in "$@"; do
-    case "$arg" in --callgrind) callgrind=1 ;; --report|--report=*) exec "$python" "$here/bench.py" "$@" ;; esac
+    case "$arg" in --callgrind) callgrind=1 ;; --perf) perf=1 ;; --report|--report=*) exec "$python" "$here/bench.py" "$@" ;; esac
 done
 
 # tool -> Debian package
@@ -47,6 +49,9 @@ if [ "$callgrind" = 1 ]; then
     need valgrind valgrind
     need callgrind_control valgrind
     need strace strace
+fi
+if [ "$perf" = 1 ]; then
+    need perf linux-perf
 fi
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
