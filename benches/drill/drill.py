@@ -28,11 +28,14 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+from procs import Children, free_ports, logger, wait_until  # noqa: E402  (benches/lib)
+from procs import git_state as git_state_of  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -43,76 +46,7 @@ STANDBY = {"workers": 2, "service_ms": 20}
 MIX = (("critical", 0.15, "/login"), ("normal", 0.45, "/orders"), ("bulk", 0.40, "/reports"))
 
 
-def log(msg):
-    print("[drill %s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------------------------
-# child processes
-
-
-class Children:
-    def __init__(self, pids_file):
-        self.procs = {}
-        self.pids_file = pids_file
-
-    def _write(self):
-        with open(self.pids_file, "w") as f:
-            for p in self.procs.values():
-                f.write("%d\n" % p.pid)
-
-    def start(self, name, argv, logfile, env=None):
-        out = open(logfile, "ab")
-        p = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env, cwd=os.path.dirname(logfile),
-        )
-        out.close()
-        self.procs[name] = p
-        self._write()
-        return p
-
-    def kill(self, name, sig=signal.SIGKILL):
-        p = self.procs.get(name)
-        if p is None:
-            return
-        try:
-            os.killpg(p.pid, sig)
-        except ProcessLookupError:
-            pass
-        if sig == signal.SIGKILL:
-            p.wait()
-            del self.procs[name]
-            self._write()
-
-    def stop(self, name, grace=3.0):
-        p = self.procs.get(name)
-        if p is None:
-            return
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(grace)
-            except subprocess.TimeoutExpired:
-                pass
-        try:  # whatever is left of its group
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        p.wait()
-        del self.procs[name]
-        self._write()
-
-    def stop_all(self):
-        for name in list(self.procs):
-            self.stop(name, grace=1.0)
-
-    def alive(self, name):
-        p = self.procs.get(name)
-        return p is not None and p.poll() is None
+log = logger("drill")
 
 
 def cpu_busy(seconds=1.0):
@@ -133,19 +67,6 @@ def cpu_busy(seconds=1.0):
         return None
 
 
-def free_ports(n):
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 def http_get(port, path, timeout=1.0):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -154,18 +75,6 @@ def http_get(port, path, timeout=1.0):
         return r.status, r.read()
     finally:
         c.close()
-
-
-def wait_until(fn, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if fn():
-                return
-        except (OSError, http.client.HTTPException):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("timed out waiting for " + what)
 
 
 # --------------------------------------------------------------------------------------------
@@ -474,13 +383,7 @@ class StatusSampler(threading.Thread):
 
 def git_state():
     """The commit the drill ran on, and which tracked files differed from it."""
-    try:
-        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True).stdout.split("\n")
-        return {"head": head, "modified": [ln[3:] for ln in dirty if ln.strip()]}
-    except OSError:
-        return None
+    return git_state_of(ROOT)
 
 
 def main():

@@ -54,6 +54,10 @@ import time
 
 import perfprof
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+from procs import Children, free_ports, logger, wait_until  # noqa: E402  (benches/lib)
+from procs import git_state as git_state_of  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PY = sys.executable
@@ -73,64 +77,7 @@ BASELINE = {
 }
 
 
-def log(msg):
-    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------------------------
-# processes
-
-
-class Children:
-    """Child processes, each in its own session (process group); group ids in `pids_file`."""
-
-    def __init__(self, pids_file):
-        self.procs = {}
-        self.pids_file = pids_file
-
-    def _write(self):
-        with open(self.pids_file, "w") as f:
-            for p in self.procs.values():
-                f.write("%d\n" % p.pid)
-
-    def start(self, name, argv, logfile, env=None, stdin=subprocess.DEVNULL, stdout=None):
-        out = open(logfile, "ab")
-        p = subprocess.Popen(argv, stdin=stdin, stdout=stdout or out, stderr=out,
-                             start_new_session=True, env=env, cwd=os.path.dirname(logfile))
-        out.close()
-        self.procs[name] = p
-        self._write()
-        return p
-
-    def stop(self, name, grace=3.0, sig=signal.SIGTERM):
-        p = self.procs.get(name)
-        if p is None:
-            return None
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(grace)
-            except subprocess.TimeoutExpired:
-                pass
-        try:  # whatever is left of its group
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        p.wait()
-        del self.procs[name]
-        self._write()
-        return p.returncode
-
-    def stop_all(self):
-        for name in list(self.procs):
-            self.stop(name, grace=2.0)
-
-    def alive(self, name):
-        p = self.procs.get(name)
-        return p is not None and p.poll() is None
+log = logger("bench")
 
 
 def read_stat(pid):
@@ -220,19 +167,6 @@ def loadavg():
         return [float(x) for x in f.read().split()[:3]]
 
 
-def free_ports(n):
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 def http_ok(port, timeout=2.0):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
@@ -248,17 +182,6 @@ def http_ok(port, timeout=2.0):
         return False
 
 
-def wait_until(fn, timeout, what, alive=None):
-    end = time.time() + timeout
-    while time.time() < end:
-        if alive is not None and not alive():
-            raise RuntimeError("%s: the process exited" % what)
-        if fn():
-            return
-        time.sleep(0.1)
-    raise RuntimeError("timed out waiting for " + what)
-
-
 def tool_version(argv):
     try:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
@@ -268,13 +191,7 @@ def tool_version(argv):
 
 
 def git_state():
-    try:
-        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True).stdout.split("\n")
-        return {"head": head, "modified": [ln[3:] for ln in dirty if ln.strip()]}
-    except OSError:
-        return None
+    return git_state_of(ROOT)
 
 
 # --------------------------------------------------------------------------------------------
