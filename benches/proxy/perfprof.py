@@ -117,15 +117,15 @@ def table(res, meta, render, fmt, median):
            for p, ts in turns.items()}
     busy = {p: median([t["profile"]["busy_us_per_req"] for t in ts]) for p, ts in turns.items()}
     rps = {p: median([t["rps"] for t in ts]) for p, ts in turns.items()}
+    user = {p: median([t["profile"]["user_us_per_req"] for t in ts]) for p, ts in turns.items()}
     rows = []
     for p in meta["proxies"]:
         if p not in med:
             continue
         m = med[p]
-        user = busy[p] - m["kernel"] - m["other process"]
         rows.append([p, fmt(rps[p]), fmt(busy[p], "%.2f"),
                      fmt(busy[p] / busy["nginx"], "%.2f") if "nginx" in busy else "-",
-                     fmt(m["kernel"], "%.2f"), fmt(user, "%.2f"), fmt(m["proxy binary"], "%.2f"),
+                     fmt(m["kernel"], "%.2f"), fmt(user[p], "%.2f"), fmt(m["proxy binary"], "%.2f"),
                      fmt(m["libc"], "%.2f"), fmt(m["vdso (clock)"], "%.2f"), fmt(m["other libraries"], "%.2f"),
                      fmt(m["other process"], "%.2f"), fmt(m["idle"], "%.2f"), len(turns[p])])
     out = [render(["proxy", "req/s", "busy us/req", "x nginx", "kernel", "user", "binary", "libc", "vdso",
@@ -145,7 +145,12 @@ def table(res, meta, render, fmt, median):
     if "firebreak" in turns and "pingora" in turns:
         out += ["", "firebreak - pingora, the symbols with the most extra time (us/request: diff, firebreak, pingora):"]
         out += ["  %+7.3f  %7.3f  %7.3f  %s" % (d, a, b, k[:150]) for k, d, a, b in diff(pick("firebreak"), pick("pingora"))]
+    if "firebreak" in turns and "pingora" in turns:
+        out.append("firebreak / bare Pingora (medians): req/s x%.2f, user us/req x%.2f, busy us/req x%.2f"
+                   % (rps["firebreak"] / rps["pingora"], user["firebreak"] / user["pingora"],
+                      busy["firebreak"] / busy["pingora"]))
     out += ["", "perf record -e cpu-clock -F %d -C %d for %d s inside each %d s wrk run (keep-alive, -c%d); "
-            "us/request = share of the core's samples x window / requests in the window. busy = all but idle."
+            "us/request = share of the core's samples x window / requests in the window. busy = all but idle; "
+            "user = busy - kernel - other processes. Every column is the median over the turns."
             % (meta["perf_freq"], meta["proxy_core"], meta["perf_window"], meta["duration"], meta["conns"])]
     return "\n".join(out)
