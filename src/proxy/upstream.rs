@@ -62,7 +62,16 @@ pub fn peer(app: &App, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<Http
             return Ok(Box::new(peer));
         }
     }
-    if primary_only && ctx.attempts > 1 {
+    // A route switched off on the standby, and the primary has nothing left for it: that is
+    // "off on standby" when the standby could have served it (also on a first attempt drawn
+    // from a tier plan the primary's failure has not reached yet), not "no tier can serve".
+    let standby_could_serve = || {
+        candidate_pools(s, first, now).into_iter().any(|pi| {
+            Some(s.pools[pi].tier()) != primary
+                && s.pools[pi].backends.iter().any(|b| b.is_available(now))
+        })
+    };
+    if primary_only && (ctx.attempts > 1 || standby_could_serve()) {
         let m = app.maintenance.get();
         ctx.refusal = Some(Refusal::Shed {
             reason: "off_on_standby",
