@@ -236,3 +236,56 @@ fn connection_close_and_http_1_0_close_the_connection() {
     assert_eq!(r.resp().unwrap().status, 200);
     assert!(!r.closed, "a keep-alive connection was closed");
 }
+
+/// Pipelined requests (RFC 9112 §9.3.2) sent in one segment are each answered once, in order,
+/// including one that follows a request body. firebreak reads plain-HTTP sockets without an
+/// L4 read buffer, so the bytes past each head must be kept for the next request.
+#[test]
+fn pipelined_requests_are_answered_once_each_in_order() {
+    let a = Origin::start("a", Behaviour::Normal);
+    let s = Origin::start("standby", Behaviour::Normal);
+    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
+    assert!(p.wait_ready());
+    let requests = "GET /p1 HTTP/1.1\r\nHost: t\r\n\r\n\
+                    POST /p2 HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello\
+                    GET /p3 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let r = support::send_raw_timeout(p.http_addr(), requests.as_bytes(), Duration::from_secs(5));
+    let paths: Vec<String> = r
+        .resps()
+        .iter()
+        .map(|resp| {
+            assert_eq!(resp.status, 200, "{}", r.text());
+            let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+            v["path"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    assert_eq!(paths, ["/p1", "/p2", "/p3"], "{}", r.text());
+    assert!(r.closed, "the last request asked to close");
+}
+
+/// A smuggling-shaped request (Content-Length with Transfer-Encoding) behind a good one on a
+/// pipelined connection is refused like a first request would be, the connection is closed,
+/// and nothing after it reaches a backend.
+#[test]
+fn a_bad_pipelined_request_is_refused_and_ends_the_connection() {
+    let a = Origin::start("a", Behaviour::Normal);
+    let s = Origin::start("standby", Behaviour::Normal);
+    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
+    assert!(p.wait_ready());
+    let before = a.hits() + s.hits();
+    let requests = "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n\
+                    POST /smuggle HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n\
+                    GET /after HTTP/1.1\r\nHost: t\r\n\r\n";
+    let r = support::send_raw_timeout(p.http_addr(), requests.as_bytes(), Duration::from_secs(5));
+    let statuses: Vec<u16> = r.resps().iter().map(|x| x.status).collect();
+    assert_eq!(statuses, [200, 400], "{}", r.text());
+    assert!(
+        r.closed,
+        "the connection stayed open after a refused request"
+    );
+    assert_eq!(
+        a.hits() + s.hits(),
+        before + 1,
+        "only the first request may reach a backend"
+    );
+}

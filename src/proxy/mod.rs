@@ -101,6 +101,10 @@ impl ProxyHttp for Proxy {
         if session.get_keepalive().is_some() {
             session.set_keepalive(Some(if guarded { 0 } else { KEEPALIVE_SECS }));
         }
+        // HTTP/1.1 pipelining (RFC 9112 §9.3.2): requests a client sends before reading the
+        // previous answer are served in order. Pingora's default drops them and closes the
+        // connection after the first answer, leaving the client to notice and resend.
+        session.set_pipelining_enabled(true);
         Ok(())
     }
 

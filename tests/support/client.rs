@@ -77,6 +77,12 @@ impl RawResult {
     pub fn resp(&self) -> Result<Resp, String> {
         read_response(&mut BufReader::new(&self.bytes[..]), false)
     }
+    /// Every complete response in the bytes, in order (answers to pipelined requests).
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn resps(&self) -> Vec<Resp> {
+        let mut r = BufReader::new(&self.bytes[..]);
+        std::iter::from_fn(|| read_response(&mut r, false).ok()).collect()
+    }
 }
 
 pub fn get(addr: SocketAddr, path: &str) -> Result<Resp, String> {
