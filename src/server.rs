@@ -10,6 +10,7 @@ use crate::conn::Guarded;
 use crate::proxy::Proxy;
 use pingora::apps::HttpServerOptions;
 use pingora::listeners::tls::TlsSettings;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::proxy::HttpProxy;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{RunArgs, Server};
@@ -74,8 +75,15 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
         limits.keepalive_timeout,
     );
     let mut proxy = Service::new("firebreak proxy".to_string(), guarded);
+    // Plain HTTP listeners read straight from the socket: Pingora reads a request head into
+    // its own buffer and a body into its own 64 KB chunks, so its default 64 KB L4 read buffer
+    // per connection only adds a copy of every byte, and 64 KB to every idle keep-alive
+    // connection. TLS listeners keep it: rustls reads in small record-sized steps, and the
+    // buffer saves system calls there.
     for addr in &config.listen.http {
-        proxy.add_tcp(&addr.to_string());
+        let endpoint =
+            ListenerConfig::tcp(addr.to_string()).l4_buffer(L4BufferSettings::default().read(0));
+        proxy.add_listener(endpoint);
     }
     for tls in &config.listen.https {
         let (cert, key) = (
