@@ -16,11 +16,7 @@ fn post(p: &Proxy, path: &str, token: Option<&str>, body: &str) -> support::Resp
 }
 
 fn setup() -> (Origin, Origin, Proxy) {
-    let a = Origin::start("a", Behaviour::Normal);
-    let s = Origin::start("standby", Behaviour::Normal);
-    let p = Proxy::start_with_env(&two_tier(&[(&a, 1)], &[&s], "", ""), &[TOKEN]);
-    assert!(p.wait_ready());
-    (a, s, p)
+    support::primary_and_standby("", &[TOKEN])
 }
 
 #[test]

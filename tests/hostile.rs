@@ -7,15 +7,10 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use support::conf::two_tier;
-use support::{get, send_raw_timeout, Behaviour, Origin, Proxy};
+use support::{get, send_raw_timeout, Origin, Proxy};
 
 fn setup(limits: &str) -> (Origin, Origin, Proxy) {
-    let a = Origin::start("a", Behaviour::Normal);
-    let s = Origin::start("standby", Behaviour::Normal);
-    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", limits));
-    assert!(p.wait_ready());
-    (a, s, p)
+    support::primary_and_standby(limits, &[])
 }
 
 #[test]

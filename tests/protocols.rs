@@ -209,10 +209,7 @@ fn websocket_upgrades_pass_through() {
 /// plain HTTP/1.1 request keeps it open.
 #[test]
 fn connection_close_and_http_1_0_close_the_connection() {
-    let a = Origin::start("a", Behaviour::Normal);
-    let s = Origin::start("standby", Behaviour::Normal);
-    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
-    assert!(p.wait_ready());
+    let (_a, _s, p) = support::primary_and_standby("", &[]);
     let wait = Duration::from_secs(3);
     for head in [
         "GET /c HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
@@ -242,10 +239,7 @@ fn connection_close_and_http_1_0_close_the_connection() {
 /// L4 read buffer, so the bytes past each head must be kept for the next request.
 #[test]
 fn pipelined_requests_are_answered_once_each_in_order() {
-    let a = Origin::start("a", Behaviour::Normal);
-    let s = Origin::start("standby", Behaviour::Normal);
-    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
-    assert!(p.wait_ready());
+    let (_a, _s, p) = support::primary_and_standby("", &[]);
     let requests = "GET /p1 HTTP/1.1\r\nHost: t\r\n\r\n\
                     POST /p2 HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello\
                     GET /p3 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
@@ -268,10 +262,7 @@ fn pipelined_requests_are_answered_once_each_in_order() {
 /// and nothing after it reaches a backend.
 #[test]
 fn a_bad_pipelined_request_is_refused_and_ends_the_connection() {
-    let a = Origin::start("a", Behaviour::Normal);
-    let s = Origin::start("standby", Behaviour::Normal);
-    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
-    assert!(p.wait_ready());
+    let (a, s, p) = support::primary_and_standby("", &[]);
     let before = a.hits() + s.hits();
     let requests = "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n\
                     POST /smuggle HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n\

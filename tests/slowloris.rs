@@ -16,11 +16,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::conf::two_tier;
 use support::load::{open_loop, quantile, Outcome};
 use support::origin::runtime;
 use support::proxy::scratch_dir;
-use support::{wait_until, Behaviour, Origin, Proxy};
+use support::{wait_until, Origin, Proxy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -33,14 +32,7 @@ const P99_FLOOR: Duration = Duration::from_millis(50);
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn setup() -> (Origin, Origin, Proxy) {
-    let a = Origin::start("a", Behaviour::Normal);
-    let s = Origin::start("standby", Behaviour::Normal);
-    let limits = "[limits]\nheader_read_timeout = \"2s\"\n";
-    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", limits));
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .is_ok_and(|r| r.status == 200)));
-    (a, s, p)
+    support::primary_and_standby("[limits]\nheader_read_timeout = \"2s\"\n", &[])
 }
 
 /// Normal GETs, 50 a second for `secs`: (p99, statuses other than 200).

@@ -78,7 +78,6 @@ impl RawResult {
         read_response(&mut BufReader::new(&self.bytes[..]), false)
     }
     /// Every complete response in the bytes, in order (answers to pipelined requests).
-    #[allow(dead_code)] // not every test binary uses it
     pub fn resps(&self) -> Vec<Resp> {
         let mut r = BufReader::new(&self.bytes[..]);
         std::iter::from_fn(|| read_response(&mut r, false).ok()).collect()

@@ -17,6 +17,16 @@ pub use proxy::Proxy;
 
 use std::time::{Duration, Instant};
 
+/// The common setup: primary origin "a" and a "standby" origin behind a started, ready proxy,
+/// with `tail` appended to the config and `env` set for the process.
+pub fn primary_and_standby(tail: &str, env: &[(&str, &str)]) -> (Origin, Origin, Proxy) {
+    let a = Origin::start("a", Behaviour::Normal);
+    let s = Origin::start("standby", Behaviour::Normal);
+    let p = Proxy::start_with_env(&conf::two_tier(&[(&a, 1)], &[&s], "", tail), env);
+    assert!(p.wait_ready());
+    (a, s, p)
+}
+
 /// Polls `cond` every 20 ms until it is true (returns true) or `timeout` passes (returns false).
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
