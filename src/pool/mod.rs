@@ -100,6 +100,11 @@ impl Pool {
         self.conf.tier
     }
 
+    /// Some backend of the pool may take a request now.
+    pub fn has_available(&self, now_ns: u64) -> bool {
+        self.backends.iter().any(|b| b.is_available(now_ns))
+    }
+
     pub fn actively_checked(&self) -> bool {
         self.conf.health.is_some()
     }

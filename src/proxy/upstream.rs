@@ -66,10 +66,9 @@ pub fn peer(app: &App, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<Http
     // "off on standby" when the standby could have served it (also on a first attempt drawn
     // from a tier plan the primary's failure has not reached yet), not "no tier can serve".
     let standby_could_serve = || {
-        candidate_pools(s, first, now).into_iter().any(|pi| {
-            Some(s.pools[pi].tier()) != primary
-                && s.pools[pi].backends.iter().any(|b| b.is_available(now))
-        })
+        candidate_pools(s, first, now)
+            .into_iter()
+            .any(|pi| Some(s.pools[pi].tier()) != primary && s.pools[pi].has_available(now))
     };
     if primary_only && (ctx.attempts > 1 || standby_could_serve()) {
         let m = app.maintenance.get();
@@ -130,5 +129,5 @@ fn lower_tiers_dead(snap: &Snapshot, tier: u32, now: u64) -> bool {
     snap.pools
         .iter()
         .filter(|p| p.tier() < tier)
-        .all(|p| p.backends.iter().all(|b| !b.is_available(now)))
+        .all(|p| !p.has_available(now))
 }
