@@ -4,9 +4,9 @@
 //! HAProxy, so firebreak's cost is measured against the framework it is built on.
 //!
 //! With `PINGORA_BARE_SAME_JOB=1` it also does the plain proxying work firebreak always does,
-//! through the same Pingora calls: the request id and forwarding headers, connect, read and
-//! idle timeouts, and the keep-alive timeout on every request. `benches/proxy/run.sh
-//! --same-job on` compares the four proxies doing that same job.
+//! through the same Pingora calls: the request id (made by firebreak's own `new_request_id`)
+//! and forwarding headers, connect, read and idle timeouts, and the keep-alive timeout on every
+//! request. `benches/proxy/run.sh --same-job on` compares the four proxies doing that same job.
 //!
 //! It is built with the same release profile (fat LTO) and global allocator (mimalloc) as
 //! firebreak, so the difference between the two is firebreak's own work:
@@ -17,6 +17,7 @@
 //! ```
 
 use async_trait::async_trait;
+use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
@@ -35,16 +36,16 @@ struct Bare {
 
 #[async_trait]
 impl ProxyHttp for Bare {
-    /// The request id, when `headers` is on.
-    type CTX = String;
+    /// The request id, with `same_job`.
+    type CTX = Option<HeaderValue>;
     fn new_ctx(&self) -> Self::CTX {
-        String::new()
+        None
     }
 
     async fn upstream_peer(
         &self,
         _session: &mut Session,
-        _ctx: &mut String,
+        _ctx: &mut Self::CTX,
     ) -> Result<Box<HttpPeer>> {
         let upstream = self
             .upstreams
@@ -64,7 +65,7 @@ impl ProxyHttp for Bare {
         Ok(Box::new(peer))
     }
 
-    async fn early_request_filter(&self, session: &mut Session, _id: &mut String) -> Result<()> {
+    async fn early_request_filter(&self, session: &mut Session, _id: &mut Self::CTX) -> Result<()> {
         if self.same_job {
             // Pingora keeps the idle keep-alive timeout only for a connection's first request
             // (pingora #540); firebreak sets it on every request.
@@ -77,18 +78,13 @@ impl ProxyHttp for Bare {
         &self,
         session: &mut Session,
         req: &mut RequestHeader,
-        id: &mut String,
+        id: &mut Self::CTX,
     ) -> Result<()> {
         if self.same_job {
-            // 32 hex digits, made the way firebreak makes its ids (no formatting machinery).
-            id.clear();
-            for mut word in [fastrand::u64(..), fastrand::u64(..)] {
-                for _ in 0..16 {
-                    id.push(char::from(b"0123456789abcdef"[(word & 0xf) as usize]));
-                    word >>= 4;
-                }
-            }
-            req.insert_header("X-Request-Id", id.as_str())?;
+            // firebreak's id, kept as one header value for both directions, as firebreak does.
+            let value = firebreak::proxy::new_request_id();
+            req.insert_header("X-Request-Id", value.clone())?;
+            *id = Some(value);
             if let Some(ip) = session.client_addr().and_then(|a| a.as_inet()) {
                 req.insert_header("X-Forwarded-For", ip.ip().to_string())?;
             }
@@ -101,10 +97,10 @@ impl ProxyHttp for Bare {
         &self,
         _session: &mut Session,
         resp: &mut ResponseHeader,
-        id: &mut String,
+        id: &mut Self::CTX,
     ) -> Result<()> {
-        if self.same_job {
-            resp.insert_header("X-Request-Id", id.as_str())?;
+        if let Some(value) = id {
+            resp.insert_header("X-Request-Id", value.clone())?;
         }
         Ok(())
     }

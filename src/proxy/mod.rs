@@ -15,6 +15,7 @@ mod request;
 mod upstream;
 
 pub use ctx::Ctx;
+pub use request::new_request_id;
 
 use crate::app::App;
 use crate::clock::now_ns;

@@ -79,8 +79,9 @@ fn request_id(req: &RequestHeader) -> RequestId {
     })
 }
 
-/// 32 random hex digits, without the formatting machinery (it is on every request).
-fn new_request_id() -> HeaderValue {
+/// 32 random hex digits, without the formatting machinery (it is on every request). Public
+/// for `examples/pingora_bare.rs`, which makes its ids the same way.
+pub fn new_request_id() -> HeaderValue {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = Vec::with_capacity(32);
     for mut word in [fastrand::u64(..), fastrand::u64(..)] {
@@ -204,7 +205,7 @@ mod tests {
         assert_ne!(made.as_str(), request_id(&req(&[])).as_str());
         // Too long, empty, and non-ASCII ids are replaced too.
         let long = "a".repeat(MAX_REQUEST_ID + 1);
-        for bad in [long.as_str(), ""] {
+        for bad in [long.as_str(), "", "id-é"] {
             let id = request_id(&req(&[("x-request-id", bad)]));
             assert_eq!(id.as_str().len(), 32, "{bad:?}");
         }
