@@ -8,6 +8,9 @@
 //! and forwarding headers, connect, read and idle timeouts, and the keep-alive timeout on every
 //! request. `benches/proxy/run.sh --same-job on` compares the four proxies doing that same job.
 //!
+//! With `PINGORA_BARE_TLS="CERT KEY"` it listens with TLS instead (Pingora's `add_tls`, its
+//! defaults), for `benches/proxy/run.sh --tls on`.
+//!
 //! It is built with the same release profile (fat LTO) and global allocator (mimalloc) as
 //! firebreak, so the difference between the two is firebreak's own work:
 //!
@@ -32,6 +35,8 @@ struct Bare {
     /// PINGORA_BARE_SAME_JOB=1: also add the four headers firebreak adds and keep the
     /// timeouts it keeps, the same way.
     same_job: bool,
+    /// `X-Forwarded-Proto`, with `same_job`: "https" on a TLS listener.
+    proto: &'static str,
 }
 
 #[async_trait]
@@ -88,7 +93,7 @@ impl ProxyHttp for Bare {
             if let Some(ip) = session.client_addr().and_then(|a| a.as_inet()) {
                 req.insert_header("X-Forwarded-For", ip.ip().to_string())?;
             }
-            req.insert_header("X-Forwarded-Proto", "http")?;
+            req.insert_header("X-Forwarded-Proto", self.proto)?;
         }
         Ok(())
     }
@@ -128,12 +133,26 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let tls = std::env::var("PINGORA_BARE_TLS").ok();
     let bare = Bare {
         upstreams: Arc::new(upstreams),
         same_job: std::env::var("PINGORA_BARE_SAME_JOB").is_ok_and(|v| v == "1"),
+        proto: if tls.is_some() { "https" } else { "http" },
     };
     let mut proxy = http_proxy_service(&server.configuration, bare);
-    proxy.add_tcp(listen);
+    match tls.as_deref().map(|t| t.split_once(' ')) {
+        None => proxy.add_tcp(listen),
+        Some(Some((cert, key))) => {
+            if let Err(e) = proxy.add_tls(listen, cert, key) {
+                eprintln!("pingora_bare: TLS listener: {e}");
+                std::process::exit(2);
+            }
+        }
+        Some(None) => {
+            eprintln!("pingora_bare: PINGORA_BARE_TLS must be \"CERT_PATH KEY_PATH\"");
+            std::process::exit(2);
+        }
+    }
     server.add_service(proxy);
     server.run_forever();
 }

@@ -7,11 +7,12 @@
       "reconnects"}. wrk has no request count; the callgrind and strace measurements need a
       fixed one, so they use this. A connection the server closes is reopened.
 
-  client.py idle --port P --conns K [--path /] [--hold 600]
-      Opens K connections, sends one keep-alive request on each and reads the whole answer,
-      then keeps them all open and idle. Prints "READY <open> <failed>" on stdout once every
-      connection has its answer, then waits until stdin is closed (or --hold seconds), checks
-      how many connections the server closed meanwhile, prints "DONE <still_open>" and exits.
+  client.py idle --port P --conns K [--path /] [--hold 600] [--tls]
+      Opens K connections (--tls: TLS, the certificate not verified), sends one keep-alive
+      request on each and reads the whole answer, then keeps them all open and idle. Prints
+      "READY <open> <failed>" on stdout once every connection has its answer, then waits until
+      stdin is closed (or --hold seconds), checks how many connections the server closed
+      meanwhile, prints "DONE <still_open>" and exits.
 
 Answers are parsed properly (status line, Content-Length or chunked body), so a short read
 or a proxy that changes the framing cannot be miscounted.
@@ -23,6 +24,7 @@ import os
 import resource
 import selectors
 import socket
+import ssl
 import sys
 import time
 
@@ -121,10 +123,22 @@ class Parser:
         return []
 
 
-def connect(port):
+def connect(port, tls=None):
+    """A connection to the proxy; `tls` (an SSLContext) makes it a TLS connection."""
     s = socket.create_connection(("127.0.0.1", port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if tls is not None:
+        s = tls.wrap_socket(s, server_hostname="bench.local")
     return s
+
+
+def tls_context():
+    """The benchmark's certificate is self-signed: encryption, no verification."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
 
 
 def cmd_count(a):
@@ -224,9 +238,10 @@ def cmd_idle(a):
     req = request_bytes(a.path, a.host)
     socks = []
     failed = 0
+    tls = tls_context() if a.tls else None
     for _ in range(a.conns):
         try:
-            s = connect(a.port)
+            s = connect(a.port, tls)
             s.settimeout(10)
             s.sendall(req)
             p = Parser()
@@ -265,7 +280,7 @@ def cmd_idle(a):
             data = s.recv(1)
             if data:
                 still += 1  # unexpected data, but open
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantReadError):
             still += 1  # nothing to read and not closed: still open
         except OSError:
             pass
@@ -289,6 +304,7 @@ def main():
     i.add_argument("--path", default="/")
     i.add_argument("--host", default="bench.local")
     i.add_argument("--hold", type=float, default=600)
+    i.add_argument("--tls", action="store_true", help="TLS connections (the --tls benchmark mode)")
     a = ap.parse_args()
     return cmd_count(a) if a.cmd == "count" else cmd_idle(a)
 

@@ -6,6 +6,8 @@
 #   benches/proxy/run.sh --callgrind          # instructions (callgrind) and syscalls (strace) per request
 #   benches/proxy/run.sh --perf               # real time per request: kernel vs user, by symbol (perf cpu-clock)
 #   benches/proxy/run.sh --access-log on      # every proxy writes its per-request access log (default off)
+#   benches/proxy/run.sh --tls on             # the proxies listen with TLS (self-signed ECDSA certificate)
+#   benches/proxy/run.sh --body-bytes 65536   # every request a POST with a 64 KB body
 #   benches/proxy/run.sh --proxies firebreak,nginx --duration 5   # any bench.py option
 #   python3 benches/proxy/bench.py --report target/bench/<time>   # re-print a run's table
 #
@@ -45,6 +47,7 @@ need wrk wrk
 need nginx nginx
 need haproxy haproxy
 need taskset util-linux
+need openssl openssl   # --tls on: the run's self-signed certificate
 if [ "$callgrind" = 1 ]; then
     need valgrind valgrind
     need callgrind_control valgrind
