@@ -1,5 +1,5 @@
-//! The background service: planner ticks, health checks, SIGHUP and file-change reloads, and
-//! draining.
+//! The background service: planner ticks, health checks, SIGHUP and file-change reloads, the
+//! readiness notice and SIGUSR2 upgrades for a supervisor, and draining.
 //!
 //! Pingora, on SIGTERM, stops accepting and then sleeps its whole grace period even with
 //! nothing in flight (notes/pingora.md §7). We watch the same shutdown signal, wait until the
@@ -10,6 +10,7 @@ use crate::health;
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,11 +19,33 @@ pub const TICK: Duration = Duration::from_millis(100);
 
 pub struct Background {
     app: Arc<App>,
+    /// Pingora's upgrade socket, which a SIGUSR2 successor opens (src/handover.rs).
+    upgrade_sock: PathBuf,
 }
 
 impl Background {
-    pub fn new(app: Arc<App>) -> Self {
-        Self { app }
+    pub fn new(app: Arc<App>, upgrade_sock: PathBuf) -> Self {
+        Self { app, upgrade_sock }
+    }
+}
+
+/// Tells a supervisor (`Type=notify`) that firebreak serves, once its first listener accepts.
+async fn announce_ready(app: Arc<App>) {
+    let config = app.store.peek().config.clone();
+    // A plain listener if there is one: a probe of a TLS listener ends in a logged handshake
+    // failure.
+    let first = config.listen.http.first().copied();
+    let first = first.or_else(|| config.listen.https.first().map(|t| t.addr));
+    let Some(addr) = first else { return };
+    let up = tokio::task::spawn_blocking(move || {
+        crate::notify::wait_listening(addr, Duration::from_secs(10))
+    })
+    .await
+    .unwrap_or(false);
+    if up {
+        crate::notify::tell("READY=1\nSTATUS=serving");
+    } else {
+        tracing::warn!(%addr, "listener not accepting after 10 s; no READY=1 for the supervisor");
     }
 }
 
@@ -62,8 +85,11 @@ impl BackgroundService for Background {
             tokio::spawn(sighup(app.clone())),
             tokio::spawn(crate::watch::run(app.clone())),
             tokio::spawn(crate::standby::run_probes(app.clone())),
+            tokio::spawn(announce_ready(app.clone())),
+            tokio::spawn(crate::handover::run(app.clone(), self.upgrade_sock.clone())),
         ];
         let _ = shutdown.changed().await;
+        crate::notify::tell("STOPPING=1");
         let grace = app.store.peek().config.server.grace;
         tracing::info!(
             in_flight = app.inflight(),

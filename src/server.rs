@@ -36,6 +36,8 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
     }
     let app = App::new(config.clone(), config_path);
 
+    let upgrade_sock = std::env::var("FIREBREAK_UPGRADE_SOCK")
+        .unwrap_or_else(|_| "/tmp/firebreak_upgrade.sock".into());
     let conf = ServerConf {
         threads: config.server.threads.max(1),
         // Our background service exits as soon as the drain is done; Pingora's own timer is
@@ -43,8 +45,7 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
         grace_period_seconds: Some(config.server.grace.as_secs() + 2),
         graceful_shutdown_timeout_seconds: Some(1),
         max_retries: MAX_ATTEMPTS,
-        upgrade_sock: std::env::var("FIREBREAK_UPGRADE_SOCK")
-            .unwrap_or_else(|_| "/tmp/firebreak_upgrade.sock".into()),
+        upgrade_sock: upgrade_sock.clone(),
         pid_file: std::env::var("FIREBREAK_PID_FILE")
             .unwrap_or_else(|_| "/tmp/firebreak.pid".into()),
         ..ServerConf::default()
@@ -108,7 +109,7 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
     server.add_service(admin);
     server.add_service(background_service(
         "firebreak background",
-        Background::new(app),
+        Background::new(app, upgrade_sock.into()),
     ));
     tracing::info!(
         http = ?config.listen.http,

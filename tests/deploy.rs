@@ -773,6 +773,9 @@ fn systemd_unit_verifies_and_is_hardened() {
         ("RuntimeDirectory", "firebreak"),
         ("EnvironmentFile", "-/etc/firebreak/env"),
         ("AmbientCapabilities", "CAP_NET_BIND_SERVICE"),
+        // READY=1 at start, and MAINPID= from the old main process in a SIGUSR2 upgrade.
+        ("Type", "notify"),
+        ("NotifyAccess", "main"),
     ] {
         assert!(key(k).iter().any(|x| x == v), "the unit lacks {k}={v}");
     }
