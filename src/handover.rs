@@ -74,13 +74,18 @@ fn start_successor(config: &Path, sock: &Path) -> Result<u32, String> {
         .map_err(|e| format!("cannot run {}: {e}", exe.to_string_lossy()))?;
     if !check.status.success() {
         return Err(format!(
-            "{} check --config {}: {}",
+            "{} check --config {}: {} {}",
             exe.to_string_lossy(),
             config.display(),
-            String::from_utf8_lossy(&check.stdout).trim()
+            String::from_utf8_lossy(&check.stdout).trim(),
+            String::from_utf8_lossy(&check.stderr).trim()
         ));
     }
+    // The successor replaces the socket file; a file left by an earlier upgrade must not be
+    // taken for it. Removing it first is what the successor does too; should that fail, a new
+    // file still differs from the old one in inode or change time.
     let stale = socket_id(sock);
+    let _ = std::fs::remove_file(sock);
     let mut child = Command::new(&exe)
         .args(&args)
         .spawn()
@@ -95,16 +100,16 @@ fn start_successor(config: &Path, sock: &Path) -> Result<u32, String> {
     }
 }
 
-/// The upgrade socket file's identity: the successor replaces any old one with its own.
-fn socket_id(sock: &Path) -> Option<(u64, u64)> {
-    std::fs::metadata(sock).ok().map(|m| (m.dev(), m.ino()))
+/// The upgrade socket file's identity (device, inode, change time).
+type SocketId = (u64, u64, i64, i64);
+
+fn socket_id(sock: &Path) -> Option<SocketId> {
+    std::fs::metadata(sock)
+        .ok()
+        .map(|m| (m.dev(), m.ino(), m.ctime(), m.ctime_nsec()))
 }
 
-fn wait_for_socket(
-    child: &mut Child,
-    sock: &Path,
-    stale: Option<(u64, u64)>,
-) -> Result<(), String> {
+fn wait_for_socket(child: &mut Child, sock: &Path, stale: Option<SocketId>) -> Result<(), String> {
     let start = Instant::now();
     loop {
         if let Ok(Some(status)) = child.try_wait() {

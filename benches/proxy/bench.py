@@ -642,7 +642,7 @@ class Bench:
             with open(conf, "w") as f:
                 f.write(PINGORA_NOTE % {"listen": listen, "origin": self.origin_port,
                                         "headers": HEADERS_NOTE[self.a.same_job == "on"],
-                                        "tls": TLS_NOTE[bool(self.tls)].replace("\n#    ", "")})
+                                        "tls": " ".join(TLS_NOTE[bool(self.tls)].replace("#", "").split())})
             if self.a.same_job == "on":
                 env["PINGORA_BARE_SAME_JOB"] = "1"
             if self.tls:
