@@ -8,8 +8,9 @@
 //! and forwarding headers, connect, read and idle timeouts, and the keep-alive timeout on every
 //! request. `benches/proxy/run.sh --same-job on` compares the four proxies doing that same job.
 //!
-//! With `PINGORA_BARE_TLS="CERT KEY"` it listens with TLS instead (Pingora's `add_tls`, its
-//! defaults), for `benches/proxy/run.sh --tls on`.
+//! With `PINGORA_BARE_TLS="CERT KEY"` it listens with TLS instead (Pingora's TLS settings at
+//! their defaults), for `benches/proxy/run.sh --tls on`; `PINGORA_BARE_H2=1` also offers
+//! HTTP/2 by ALPN, as firebreak does (`--h2 on`).
 //!
 //! It is built with the same release profile (fat LTO) and global allocator (mimalloc) as
 //! firebreak, so the difference between the two is firebreak's own work:
@@ -22,6 +23,7 @@
 use async_trait::async_trait;
 use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::listeners::tls::TlsSettings;
 use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
 use std::sync::Arc;
@@ -142,12 +144,18 @@ fn main() {
     let mut proxy = http_proxy_service(&server.configuration, bare);
     match tls.as_deref().map(|t| t.split_once(' ')) {
         None => proxy.add_tcp(listen),
-        Some(Some((cert, key))) => {
-            if let Err(e) = proxy.add_tls(listen, cert, key) {
+        Some(Some((cert, key))) => match TlsSettings::intermediate(cert, key) {
+            Ok(mut settings) => {
+                if std::env::var("PINGORA_BARE_H2").is_ok_and(|v| v == "1") {
+                    settings.enable_h2();
+                }
+                proxy.add_tls_with_settings(listen, None, settings);
+            }
+            Err(e) => {
                 eprintln!("pingora_bare: TLS listener: {e}");
                 std::process::exit(2);
             }
-        }
+        },
         Some(None) => {
             eprintln!("pingora_bare: PINGORA_BARE_TLS must be \"CERT_PATH KEY_PATH\"");
             std::process::exit(2);

@@ -324,7 +324,8 @@ added headers or access log. Same release profile and allocator (mimalloc) as fi
 request id and forwarding headers: %(headers)s
 (--same-job on also gives it firebreak's timeouts: connect 1 s, read/write 30 s, idle upstream
 connections 60 s, client keep-alive 60 s on every request.)
-listener: %(tls)s (PINGORA_BARE_TLS="CERT KEY": Pingora's add_tls, its defaults)
+listener: %(tls)s (PINGORA_BARE_TLS="CERT KEY": Pingora's TLS settings at their defaults;
+with --h2 on, PINGORA_BARE_H2=1 also offers HTTP/2 by ALPN)
 """
 
 
@@ -380,7 +381,7 @@ http {
            headers=NGINX_HEADERS if headers else "",
            headers_note=HEADERS_NOTE[headers],
            tls_note=TLS_NOTE[bool(tls)],
-           ssl=" ssl" if tls else "",
+           ssl=(" ssl http2" if tls.get("h2") else " ssl") if tls else "",
            ssl_files=("\n        ssl_certificate %s;\n        ssl_certificate_key %s;"
                       "\n        ssl_protocols TLSv1.2 TLSv1.3;  # nginx >= 1.23.4's default; 1.22's lacks 1.3"
                       % (tls["cert"], tls["key"]))
@@ -450,7 +451,7 @@ backend origin
            log_global=log_global, log_defaults=log_defaults,
            headers=HAPROXY_HEADERS.replace("%(proto)s", "https" if tls else "http") if headers else "",
            headers_note=HEADERS_NOTE[headers], tls_note=TLS_NOTE[bool(tls)],
-           ssl=(" ssl crt %s" % tls["pem"]) if tls else "")
+           ssl=(" ssl crt %s%s" % (tls["pem"], " alpn h2,http/1.1" if tls.get("h2") else "")) if tls else "")
 
 
 WRK_LUA = """\
@@ -587,6 +588,9 @@ class Bench:
         # --tls on: the proxies listen with TLS (the origin stays plain HTTP, as behind any
         # TLS-terminating proxy); None otherwise.
         self.tls = make_cert(self.tmp) if a.tls == "on" else None
+        if self.tls:
+            # --h2 on: every proxy offers HTTP/2 by ALPN (firebreak always does).
+            self.tls["h2"] = a.h2 == "on"
 
     # ---- origin and proxies --------------------------------------------------------------
 
@@ -647,6 +651,8 @@ class Bench:
                 env["PINGORA_BARE_SAME_JOB"] = "1"
             if self.tls:
                 env["PINGORA_BARE_TLS"] = "%s %s" % (self.tls["cert"], self.tls["key"])
+                if self.tls["h2"]:
+                    env["PINGORA_BARE_H2"] = "1"
             return [self.a.pingora_bin, "127.0.0.1:%d" % listen, "127.0.0.1:%d" % self.origin_port], env, conf
         raise ValueError(proxy)
 
@@ -684,6 +690,8 @@ class Bench:
     # ---- load ----------------------------------------------------------------------------
 
     def wrk(self, port, seconds, close=False, direct=False):
+        if self.a.h2 == "on" and not close and not direct:
+            return self.oha(port, seconds)
         argv = ["taskset", "-c", self.lc, "wrk", "-t1", "-c%d" % self.a.conns, "-d%ds" % seconds,
                 "--latency", "-s", self.lua]
         if close:
@@ -703,6 +711,40 @@ class Bench:
         res["argv"] = " ".join(argv)
         res["stdout"] = r.stdout
         return res
+
+    def oha(self, port, seconds):
+        """--h2 on: the keep-alive load over HTTP/2 (wrk speaks only HTTP/1.1). oha keeps
+        --conns requests in flight: --conns / --h2-streams connections with --h2-streams
+        streams each. Returns the fields wrk() returns."""
+        streams = max(1, self.a.h2_streams)
+        argv = ["taskset", "-c", self.lc, "oha", "--no-tui", "--output-format", "json", "--http2",
+                "--insecure", "-z", "%ds" % seconds, "--wait-ongoing-requests-after-deadline",
+                "-c", str(max(1, self.a.conns // streams)), "-p", str(streams)]
+        if self.a.body_bytes:
+            body = os.path.join(self.tmp, "body.bin")
+            if not os.path.exists(body):
+                with open(body, "wb") as f:
+                    f.write(b"a" * self.a.body_bytes)
+            argv += ["-m", "POST", "-D", body, "-T", "application/octet-stream"]
+        argv.append("https://127.0.0.1:%d/" % port)
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+        try:
+            j = json.loads(r.stdout)
+        except ValueError:
+            raise RuntimeError("oha failed (%d): %s %s" % (r.returncode, r.stdout[-2000:], r.stderr[-2000:]))
+        codes = {int(k): v for k, v in (j.get("statusCodeDistribution") or {}).items()}
+        errors = sum((j.get("errorDistribution") or {}).values())
+        pct = j.get("latencyPercentiles") or {}
+        ok = sum(v for k, v in codes.items() if 200 <= k < 400)
+        total_s = j["summary"]["total"]
+        us = lambda key: 1e6 * (pct.get(key) or 0.0)
+        return {"requests": sum(codes.values()), "duration_us": 1e6 * total_s,
+                "rps": sum(codes.values()) / total_s if total_s else 0.0,
+                "p50_us": us("p50"), "p99_us": us("p99"), "p999_us": us("p99.9"),
+                "non2xx": sum(codes.values()) - ok, "err_connect": 0, "err_read": errors,
+                "err_write": 0, "err_timeout": 0, "err_status": 0,
+                "argv": " ".join(argv),
+                "stdout": json.dumps(j.get("summary"))}
 
     def measured_wrk(self, root_pid, port, seconds, close=False):
         c0, t0 = tree_cpu_ticks(root_pid), cpu_times()
@@ -1113,12 +1155,14 @@ def table_callgrind(res, meta):
 
 
 def header(meta):
-    return ("firebreak whole-proxy benchmark, %s, mode %s, access log %s, same job %s, tls %s%s\n"
+    return ("firebreak whole-proxy benchmark, %s, mode %s, access log %s, same job %s, tls %s%s%s\n"
             "proxy on core %s (1 worker/thread); origin (nginx) + load on core %s; wrk -t1 -c%d; %s\n"
             "firebreak %s @ %s%s\n"
             "%s | %s | %s | %s\n"
             % (meta["started"], meta["mode"], meta["access_log"], meta.get("same_job", meta.get("peer_headers", "off")),
                meta.get("tls", "off"),
+               (", keep-alive over HTTP/2 (oha, %d streams per connection)" % meta.get("h2_streams", 0))
+               if meta.get("h2") == "on" else "",
                (", POST bodies of %d B" % meta["body_bytes"]) if meta.get("body_bytes") else "",
                meta["proxy_core"], meta["load_core"],
                meta["conns"],
@@ -1170,6 +1214,11 @@ def main():
     ap.add_argument("--tls", choices=("on", "off"), default="off",
                     help="on: the proxies listen with TLS (one self-signed ECDSA P-256 certificate; wrk and"
                          " the idle client speak HTTPS); the origin stays plain HTTP. Default and --perf modes")
+    ap.add_argument("--h2", choices=("on", "off"), default="off",
+                    help="on (with --tls on): the keep-alive runs speak HTTP/2 (oha --http2); the"
+                         " new-connection run and the idle connections stay HTTP/1.1")
+    ap.add_argument("--h2-streams", type=int, default=8,
+                    help="--h2 on: streams per connection (connections = --conns / this)")
     ap.add_argument("--body-bytes", type=int, default=0,
                     help="N > 0: every wrk request is a POST with an N-byte body (default 0: GET)."
                          " Default and --perf modes")
@@ -1215,6 +1264,10 @@ def main():
         sys.exit("--perf and --callgrind are two modes: choose one")
     if a.body_bytes and a.callgrind:
         sys.exit("--body-bytes is for the default and --perf modes (client.py sends GETs only)")
+    if a.h2 == "on":
+        if a.tls != "on" or a.callgrind:
+            sys.exit("--h2 on needs --tls on (browsers speak HTTP/2 only over TLS), default or --perf mode")
+        need += ["oha"]
     if a.tls == "on":
         if a.callgrind:
             sys.exit("--tls on is for the default and --perf modes (client.py counts plain HTTP only)")
@@ -1246,7 +1299,7 @@ def main():
         "command": " ".join(sys.argv),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "proxies": proxies, "rounds": a.rounds, "duration": a.duration, "close_duration": a.close_duration,
-        "same_job": a.same_job, "tls": a.tls, "body_bytes": a.body_bytes, "warmup": a.warmup, "conns": a.conns, "settle": a.settle, "settle_busy": a.settle_busy, "idle_conns": a.idle_conns, "access_log": a.access_log,
+        "same_job": a.same_job, "tls": a.tls, "h2": a.h2, "h2_streams": a.h2_streams, "body_bytes": a.body_bytes, "warmup": a.warmup, "conns": a.conns, "settle": a.settle, "settle_busy": a.settle_busy, "idle_conns": a.idle_conns, "access_log": a.access_log,
         "cg_requests": a.cg_requests, "cg_warmup": a.cg_warmup, "cg_conns": a.cg_conns,
         "strace_requests": a.strace_requests, "proxy_core": a.proxy_core, "load_core": a.load_core,
         "firebreak_bin": a.firebreak_bin, "git": git_state(), "loadavg_start": loadavg(),

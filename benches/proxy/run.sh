@@ -7,6 +7,7 @@
 #   benches/proxy/run.sh --perf               # real time per request: kernel vs user, by symbol (perf cpu-clock)
 #   benches/proxy/run.sh --access-log on      # every proxy writes its per-request access log (default off)
 #   benches/proxy/run.sh --tls on             # the proxies listen with TLS (self-signed ECDSA certificate)
+#   benches/proxy/run.sh --tls on --h2 on     # ... and the keep-alive runs speak HTTP/2 (oha)
 #   benches/proxy/run.sh --body-bytes 65536   # every request a POST with a 64 KB body
 #   benches/proxy/run.sh --proxies firebreak,nginx --duration 5   # any bench.py option
 #   python3 benches/proxy/bench.py --report target/bench/<time>   # re-print a run's table
@@ -36,8 +37,12 @@ export PATH
 
 callgrind=0
 perf=0
+h2=0
+prev=
 for arg in "$@"; do
-    case "$arg" in --callgrind) callgrind=1 ;; --perf) perf=1 ;; --report|--report=*) exec "$python" "$here/bench.py" "$@" ;; esac
+    case "$arg" in --callgrind) callgrind=1 ;; --perf) perf=1 ;; --h2=on) h2=1 ;; --report|--report=*) exec "$python" "$here/bench.py" "$@" ;; esac
+    if [ "$prev" = --h2 ] && [ "$arg" = on ]; then h2=1; fi
+    prev=$arg
 done
 
 # tool -> Debian package
@@ -73,6 +78,13 @@ if [ -n "$missing" ]; then
         echo "run.sh: please install$missing" >&2
         exit 1
     fi
+fi
+
+# --h2 on: oha drives HTTP/2 (wrk speaks only HTTP/1.1); Debian has no package for it.
+PATH=$PATH:${CARGO_HOME:-$HOME/.cargo}/bin
+if [ "$h2" = 1 ] && ! command -v oha >/dev/null 2>&1; then
+    echo "run.sh: cargo install oha --locked (a few minutes)" >&2
+    cargo install oha --locked --quiet
 fi
 
 if [ -z "${FIREBREAK_BIN:-}" ]; then
