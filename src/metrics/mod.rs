@@ -2,12 +2,16 @@
 //!
 //! One registry per process (not the global default, so tests can run several). Request
 //! counters are updated in the proxy's `logging` phase; backend and tier gauges are refreshed by
-//! the planner every tick, and reset first so backends removed by a reload disappear. Label
+//! the planner every tick, in place. Their series are dropped and rebuilt only when the
+//! snapshot changes, so backends removed by a reload disappear and a scrape never catches a
+//! series missing between a reset and its refresh. Label
 //! values are bounded: route and pool names come from the config, `code` from HTTP statuses,
 //! `backend` from configured addresses. The per-request metrics go through pre-resolved
 //! handles ([`RequestHandles`]), one table per config snapshot.
 
 mod handles;
+#[cfg(test)]
+mod refresh_tests;
 
 pub use handles::{label, Key, RequestHandles};
 
@@ -16,6 +20,7 @@ use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Latency buckets (seconds) from 1 ms to 60 s.
 const BUCKETS: &[f64] = &[
@@ -43,6 +48,8 @@ pub struct Metrics {
     pool_queued: IntGaugeVec,
     pool_congested: IntGaugeVec,
     tier_state: IntGaugeVec,
+    /// The snapshot version the labelled gauges hold series for (`u64::MAX`: none yet).
+    published: AtomicU64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -178,6 +185,7 @@ impl Metrics {
                 &["tier"],
             ),
             registry: r.clone(),
+            published: AtomicU64::new(u64::MAX),
         };
         for result in ["success", "failure"] {
             m.reloads.with_label_values(&[result]);
@@ -190,19 +198,28 @@ impl Metrics {
     /// Refreshes the gauges from the live snapshot (called by the planner every tick).
     pub fn refresh(&self, snap: &Snapshot, maintenance_on: bool, now_ns: u64) {
         self.maintenance_active.set(maintenance_on as i64);
-        for g in [
-            &self.backend_up,
-            &self.backend_inflight,
-            &self.backend_ejections,
-        ] {
-            g.reset();
+        if self.published.swap(snap.version, Relaxed) != snap.version {
+            // A new snapshot may have dropped pools, backends or tiers: rebuild the series.
+            for g in [
+                &self.backend_up,
+                &self.backend_inflight,
+                &self.backend_ejections,
+                &self.pool_inflight,
+                &self.pool_queued,
+                &self.pool_congested,
+                &self.tier_state,
+            ] {
+                g.reset();
+            }
+            for g in [
+                &self.backend_latency,
+                &self.backend_share,
+                &self.pool_limit,
+                &self.tier_share,
+            ] {
+                g.reset();
+            }
         }
-        self.backend_latency.reset();
-        self.backend_share.reset();
-        for g in [&self.pool_inflight, &self.pool_queued, &self.pool_congested] {
-            g.reset();
-        }
-        self.pool_limit.reset();
         for pool in &snap.pools {
             let l = [pool.name()];
             self.pool_limit.with_label_values(&l).set(pool.gate.limit());
@@ -235,8 +252,6 @@ impl Metrics {
                     .set(b.health.ejections_total() as i64);
             }
         }
-        self.tier_share.reset();
-        self.tier_state.reset();
         let tiers = snap.tiers();
         for t in &tiers.tiers {
             let tier = t.tier.to_string();
