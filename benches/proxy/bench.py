@@ -49,7 +49,6 @@ import re
 import shutil
 import signal
 import socket
-import ssl
 import statistics
 import subprocess
 import sys
@@ -58,6 +57,7 @@ import threading
 import time
 
 import perfprof
+from client import tls_context  # --tls on: the idle client's context serves the readiness check too
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 from procs import Children, free_ports, logger, wait_until  # noqa: E402  (benches/lib)
@@ -175,7 +175,7 @@ def loadavg():
 def http_ok(port, timeout=2.0, tls=False):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
-            s = client_tls().wrap_socket(raw, server_hostname="bench.local") if tls else raw
+            s = tls_context().wrap_socket(raw, server_hostname="bench.local") if tls else raw
             s.sendall(b"GET / HTTP/1.1\r\nHost: bench.local\r\nConnection: close\r\n\r\n")
             data = b""
             while b"\r\n" not in data:
@@ -186,14 +186,6 @@ def http_ok(port, timeout=2.0, tls=False):
             return data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.0 200")
     except OSError:
         return False
-
-
-def client_tls():
-    """--tls on: the benchmark's certificate is self-signed; encrypt, do not verify."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def make_cert(d):
@@ -690,6 +682,7 @@ class Bench:
     # ---- load ----------------------------------------------------------------------------
 
     def wrk(self, port, seconds, close=False, direct=False):
+        """One wrk run; with --h2 on, a keep-alive run at the proxy goes to oha() instead."""
         if self.a.h2 == "on" and not close and not direct:
             return self.oha(port, seconds)
         argv = ["taskset", "-c", self.lc, "wrk", "-t1", "-c%d" % self.a.conns, "-d%ds" % seconds,
