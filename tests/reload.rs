@@ -4,10 +4,9 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::conf::{two_tier, TOKEN};
+use support::load::Steady;
 use support::{get, request, wait_until, Behaviour, Origin, Proxy};
 
 fn version(p: &Proxy) -> u64 {
@@ -42,27 +41,7 @@ fn a_dozen_reloads_under_load_fail_no_request() {
     let p = Proxy::start_with_env(&cfg(&[(0, 1), (1, 1)]), &[TOKEN]);
     assert!(p.wait_ready());
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let addr = p.http_addr();
-    let workers: Vec<_> = (0..4)
-        .map(|w| {
-            let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
-            std::thread::spawn(move || {
-                let mut i = 0;
-                while !stop.load(SeqCst) {
-                    i += 1;
-                    match get(addr, &format!("/w{w}/{i}")) {
-                        Ok(r) if r.status == 200 => ok.fetch_add(1, SeqCst),
-                        other => {
-                            eprintln!("failed: {other:?}");
-                            failed.fetch_add(1, SeqCst)
-                        }
-                    };
-                }
-            })
-        })
-        .collect();
+    let load = Steady::start(p.http_addr(), 4, |w, i| format!("/w{w}/{i}"));
 
     let plans: [&[(usize, u32)]; 12] = [
         &[(0, 1), (1, 1), (2, 1)],
@@ -95,18 +74,11 @@ fn a_dozen_reloads_under_load_fail_no_request() {
         applied.push(t.elapsed());
         std::thread::sleep(Duration::from_millis(300));
     }
-    stop.store(true, SeqCst);
-    for w in workers {
-        w.join().unwrap();
-    }
+    let (ok, failed) = load.finish();
     eprintln!("reload apply times: {applied:?}");
     assert_eq!(version(&p), 13, "each reload applied exactly once");
-    assert!(
-        ok.load(SeqCst) > 200,
-        "too little traffic: {}",
-        ok.load(SeqCst)
-    );
-    assert_eq!(failed.load(SeqCst), 0, "requests failed during reloads");
+    assert!(ok > 200, "too little traffic: {ok}");
+    assert_eq!(failed, 0, "requests failed during reloads");
     let m = p.admin_get("/metrics").unwrap().text();
     assert!(
         m.contains(r#"firebreak_config_reloads_total{result="success"} 12"#),

@@ -8,59 +8,10 @@ mod support;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use support::conf::two_tier;
+use support::load::Steady;
 use support::proxy::{bin_path, scratch_dir};
-use support::{get, Behaviour, Origin, Proxy};
-
-/// Requests in a loop, one connection each, counting answers that are not 200.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU64>,
-    failed: Arc<AtomicU64>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(addr: std::net::SocketAddr) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-        let (s, o, f) = (stop.clone(), ok.clone(), failed.clone());
-        let thread = std::thread::spawn(move || {
-            while !s.load(SeqCst) {
-                match get(addr, "/orders") {
-                    Ok(r) if r.status == 200 => o.fetch_add(1, SeqCst),
-                    other => {
-                        eprintln!("failed during upgrade: {other:?}");
-                        f.fetch_add(1, SeqCst)
-                    }
-                };
-            }
-        });
-        Load {
-            stop,
-            ok,
-            failed,
-            thread: Some(thread),
-        }
-    }
-
-    fn ok(&self) -> u64 {
-        self.ok.load(SeqCst)
-    }
-
-    /// Stops the loop: (answered 200, failed).
-    fn finish(mut self) -> (u64, u64) {
-        self.stop.store(true, SeqCst);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-        (self.ok.load(SeqCst), self.failed.load(SeqCst))
-    }
-}
+use support::{get, Origin, Proxy};
 
 /// A process the test did not start itself (the successor), killed when the test ends.
 struct KillOnDrop(u32);
@@ -90,12 +41,16 @@ fn upgrade_env(dir: &Path) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn start(dir: &Path, a: &Origin, s: &Origin) -> Proxy {
+/// The usual primary + standby setup, the proxy with the upgrade environment for `dir`.
+fn start(dir: &Path) -> (Origin, Origin, Proxy) {
     let env = upgrade_env(dir);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let p = Proxy::start_with_env(&two_tier(&[(a, 1)], &[s], "", ""), &env);
-    assert!(p.wait_ready());
-    p
+    support::primary_and_standby("", &env)
+}
+
+/// One worker, GET /orders back to back.
+fn orders(old: &Proxy) -> Steady {
+    Steady::start(old.http_addr(), 1, |_, _| "/orders".to_string())
 }
 
 /// The next datagram on the stand-in supervisor socket, waiting at most `limit`.
@@ -108,11 +63,9 @@ fn next_notice(rx: &UnixDatagram, limit: Duration) -> Option<String> {
 
 #[test]
 fn upgrade_hands_the_sockets_over_without_failing_a_request() {
-    let a = Origin::start("a", Behaviour::Normal);
-    let s = Origin::start("standby", Behaviour::Normal);
     let dir = scratch_dir("upgrade");
-    let old = start(&dir, &a, &s);
-    let load = Load::start(old.http_addr());
+    let (_a, _s, old) = start(&dir);
+    let load = orders(&old);
     std::thread::sleep(Duration::from_millis(300));
 
     let log = std::fs::File::create(dir.join("new.log")).unwrap();
@@ -147,16 +100,14 @@ fn upgrade_hands_the_sockets_over_without_failing_a_request() {
 
 #[test]
 fn sigusr2_starts_the_successor_names_it_to_the_supervisor_and_fails_no_request() {
-    let a = Origin::start("a", Behaviour::Normal);
-    let s = Origin::start("standby", Behaviour::Normal);
     let dir = scratch_dir("handover");
     let rx = UnixDatagram::bind(dir.join("notify.sock")).unwrap();
-    let old = start(&dir, &a, &s);
+    let (_a, _s, old) = start(&dir);
     assert_eq!(
         next_notice(&rx, Duration::from_secs(10)).as_deref(),
         Some("READY=1\nSTATUS=serving")
     );
-    let load = Load::start(old.http_addr());
+    let load = orders(&old);
     std::thread::sleep(Duration::from_millis(300));
 
     old.signal("USR2");
@@ -203,11 +154,9 @@ fn sigusr2_starts_the_successor_names_it_to_the_supervisor_and_fails_no_request(
 
 #[test]
 fn sigusr2_with_a_config_the_binary_refuses_keeps_the_old_process_serving() {
-    let a = Origin::start("a", Behaviour::Normal);
-    let s = Origin::start("standby", Behaviour::Normal);
     let dir = scratch_dir("handover-refused");
     let rx = UnixDatagram::bind(dir.join("notify.sock")).unwrap();
-    let old = start(&dir, &a, &s);
+    let (_a, _s, old) = start(&dir);
     assert!(next_notice(&rx, Duration::from_secs(10)).is_some());
     // The running process keeps its config (a bad file is refused); the new binary would have
     // to start from this one.

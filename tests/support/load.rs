@@ -1,9 +1,16 @@
-//! An open-loop load generator for tests: requests start on a fixed schedule whatever the
-//! answers do (as real users keep arriving), each on its own connection, and every outcome is
-//! recorded with its latency. Runs on the harness's tokio runtime.
+//! Load generators for tests.
+//!
+//! * [`open_loop`]: requests start on a fixed schedule whatever the answers do (as real users
+//!   keep arriving), each on its own connection, and every outcome is recorded with its
+//!   latency. Runs on the harness's tokio runtime.
+//! * [`Steady`]: worker threads send requests back to back while something else happens (a
+//!   reload, an upgrade) and count what did not answer 200.
 
 use super::origin::runtime;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -96,4 +103,67 @@ pub fn quantile(out: &[Outcome], q: f64, pred: impl Fn(&Outcome) -> bool) -> Dur
     l.get(((l.len() as f64 * q) as usize).min(l.len().saturating_sub(1)))
         .copied()
         .unwrap_or_default()
+}
+
+/// Closed-loop traffic: `workers` threads, each sending one GET after another (each on its own
+/// connection) until [`Steady::finish`], counting 200s and everything else.
+pub struct Steady {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Steady {
+    /// `path(worker, i)` names the `i`-th request (from 1) of each worker.
+    pub fn start(addr: SocketAddr, workers: usize, path: fn(usize, u64) -> String) -> Steady {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let threads = (0..workers)
+            .map(|w| {
+                let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+                std::thread::spawn(move || {
+                    let mut i = 0;
+                    while !stop.load(SeqCst) {
+                        i += 1;
+                        let p = path(w, i);
+                        match super::client::get(addr, &p) {
+                            Ok(r) if r.status == 200 => ok.fetch_add(1, SeqCst),
+                            other => {
+                                eprintln!("failed: {p}: {other:?}");
+                                failed.fetch_add(1, SeqCst)
+                            }
+                        };
+                    }
+                })
+            })
+            .collect();
+        Steady {
+            stop,
+            ok,
+            failed,
+            threads,
+        }
+    }
+
+    /// Requests answered 200 so far.
+    pub fn ok(&self) -> u64 {
+        self.ok.load(SeqCst)
+    }
+
+    /// Stops the workers and waits for them: (answered 200, failed).
+    pub fn finish(mut self) -> (u64, u64) {
+        self.stop.store(true, SeqCst);
+        for t in self.threads.drain(..) {
+            t.join().unwrap();
+        }
+        (self.ok.load(SeqCst), self.failed.load(SeqCst))
+    }
+}
+
+impl Drop for Steady {
+    /// A test that fails before `finish` still stops its workers.
+    fn drop(&mut self) {
+        self.stop.store(true, SeqCst);
+    }
 }
