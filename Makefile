@@ -1,7 +1,7 @@
 # firebreak developer commands. `make demo` and `make test` work on a fresh Debian machine with
 # only the Rust toolchain: they install what is missing first (.ci/deps).
 
-.PHONY: demo test check deps bench bench-proxy
+.PHONY: demo test check deps bench bench-proxy release-pgo
 
 demo:
 	@./.ci/deps
@@ -30,3 +30,8 @@ bench:
 # (benches/proxy/README.md; not part of CI). ARGS="--callgrind" etc. pass through.
 bench-proxy:
 	benches/proxy/run.sh $(ARGS)
+
+# The release build to deploy: optimised with the profile of a production-like training run
+# (deploy/pgo/build.sh; about 12 minutes on 2 cores). Prints the binary's path last.
+release-pgo:
+	deploy/pgo/build.sh

@@ -693,6 +693,17 @@ fn containerfile_builds_from_the_repository_and_runs_unprivileged() {
     let file = read(&deploy("container/Containerfile"));
     assert!(file.contains("FROM docker.io/library/rust:1-bookworm AS build"));
     assert!(file.contains("cargo build --release --locked"));
+    // The profile-guided build by default (tests/pgo.rs runs its training), the plain one
+    // with --build-arg PGO=0; the training needs python3, openssl and curl in the build stage.
+    assert!(file.contains("\nARG PGO=1\n") && file.contains("deploy/pgo/build.sh"));
+    assert!(file.contains("cmake python3 openssl curl"));
+    let build = repo().join("deploy/pgo/build.sh");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&build)
+            .expect("deploy/pgo/build.sh")
+            .permissions(),
+    );
+    assert!(mode & 0o111 != 0, "deploy/pgo/build.sh must be executable");
     assert!(file.contains("FROM docker.io/library/debian:bookworm-slim"));
     assert!(
         file.contains("\nUSER 10001:10001\n"),

@@ -70,6 +70,9 @@ CLIENT = os.path.join(HERE, "client.py")
 HZ = os.sysconf("SC_CLK_TCK")
 # "pingora" is examples/pingora_bare.rs: Pingora alone, with firebreak's build profile and allocator.
 PROXIES = ("firebreak", "pingora", "nginx", "haproxy")
+# Accepted in --proxies besides PROXIES: the same firebreak job run by a second binary
+# (--firebreak-plain-bin), e.g. the plain release build next to the PGO build (`--pgo on`).
+OPTIONAL_PROXIES = ("firebreak-plain",)
 
 # Issue #5, "Where things stand", measured on this 2-core machine with the same method.
 BASELINE = {
@@ -606,7 +609,8 @@ class Bench:
         """(argv, env, config path) for one proxy."""
         access = self.a.access_log == "on"
         env = dict(os.environ)
-        if proxy == "firebreak":
+        if proxy in ("firebreak", "firebreak-plain"):
+            binary = self.a.firebreak_bin if proxy == "firebreak" else self.a.firebreak_plain_bin
             admin = free_ports(1)[0]
             conf = os.path.join(d, "firebreak.toml")
             with open(conf, "w") as f:
@@ -614,9 +618,9 @@ class Bench:
                                        max(64, 2 * self.a.cg_conns) if measure else 0, self.tls))
             env["RUST_LOG"] = "info" if access else "info,access=off"
             env.pop("FIREBREAK_LOG_FORMAT", None)
-            subprocess.run([self.a.firebreak_bin, "check", "--config", conf], check=True,
+            subprocess.run([binary, "check", "--config", conf], check=True,
                            stdout=subprocess.DEVNULL, env=env)
-            return [self.a.firebreak_bin, "run", "--config", conf], env, conf
+            return [binary, "run", "--config", conf], env, conf
         if proxy == "nginx":
             conf = os.path.join(d, "nginx.conf")
             with open(conf, "w") as f:
@@ -1082,7 +1086,10 @@ def table_rounds(res, meta):
                        "CPU us/req", "x nginx", "close conn/s", "x nginx", "idle B/conn",
                        "issue#5 req/s"], rows))
     res["summary"] = summ
-    fb, pb = summ.get("firebreak"), summ.get("pingora")
+    fb, pb, fp = summ.get("firebreak"), summ.get("pingora"), summ.get("firebreak-plain")
+    if fb and fp:
+        out.append("firebreak / firebreak-plain (medians): req/s x%s, p99 x%s, CPU us/req x%s, close conn/s x%s"
+                   % tuple(fmt(ratio(fb[k], fp[k]), "%.2f") for k in ("rps", "p99", "cpu", "close")))
     if fb and pb:
         out.append("firebreak / bare Pingora (medians): req/s x%s, p99 x%s, CPU us/req x%s, close conn/s x%s,"
                    " idle B/conn x%s" % tuple(fmt(ratio(fb[k], pb[k]), "%.2f")
@@ -1150,7 +1157,7 @@ def table_callgrind(res, meta):
 def header(meta):
     return ("firebreak whole-proxy benchmark, %s, mode %s, access log %s, same job %s, tls %s%s%s\n"
             "proxy on core %s (1 worker/thread); origin (nginx) + load on core %s; wrk -t1 -c%d; %s\n"
-            "firebreak %s @ %s%s\n"
+            "firebreak %s%s @ %s%s%s\n"
             "%s | %s | %s | %s\n"
             % (meta["started"], meta["mode"], meta["access_log"], meta.get("same_job", meta.get("peer_headers", "off")),
                meta.get("tls", "off"),
@@ -1167,9 +1174,11 @@ def header(meta):
                if meta["mode"] == "perf" else
                ("callgrind: %d requests, strace: %d requests, %d connection(s)"
                 % (meta["cg_requests"], meta["strace_requests"], meta["cg_conns"])),
-               meta["firebreak_bin"], (meta["git"] or {}).get("head", "?")[:12],
+               meta["firebreak_bin"], " (PGO build, deploy/pgo/build.sh)" if meta.get("pgo") == "on" else "",
+               (meta["git"] or {}).get("head", "?")[:12],
                (" + uncommitted changes in %d tracked file(s)" % len(meta["git"]["modified"]))
                if meta.get("git") and meta["git"]["modified"] else "",
+               ("; firebreak-plain %s" % meta["firebreak_plain_bin"]) if meta.get("firebreak_plain_bin") else "",
                meta["versions"]["nginx"], meta["versions"]["haproxy"], meta["versions"]["wrk"],
                meta["versions"]["valgrind"] or "no valgrind"))
 
@@ -1188,6 +1197,11 @@ def write_report(out, res, meta):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--firebreak-bin", default=os.path.join(ROOT, "target", "release", "firebreak"))
+    ap.add_argument("--firebreak-plain-bin", default=os.path.join(ROOT, "target", "release", "firebreak"),
+                    help="the binary of the firebreak-plain proxy (see --proxies)")
+    ap.add_argument("--pgo", choices=("on", "off"), default="off",
+                    help="run.sh: FIREBREAK_BIN is the PGO build (deploy/pgo/build.sh), and the plain "
+                         "release build runs next to it as firebreak-plain; bench.py only records it")
     ap.add_argument("--pingora-bin", default=os.path.join(ROOT, "target", "release", "examples", "pingora_bare"))
     ap.add_argument("--out", help="results directory (default target/bench/<time>)")
     ap.add_argument("--proxies", default=",".join(PROXIES), help="comma-separated, in turn order")
@@ -1246,7 +1260,7 @@ def main():
     os.makedirs(os.path.join(a.out, "configs"), exist_ok=True)
     proxies = [p for p in a.proxies.split(",") if p]
     for p in proxies:
-        if p not in PROXIES:
+        if p not in PROXIES + OPTIONAL_PROXIES:
             sys.exit("unknown proxy " + p)
     need = ["nginx", "taskset", "wrk"] + [p for p in proxies if p == "haproxy"]
     if a.callgrind:
@@ -1270,6 +1284,8 @@ def main():
             sys.exit("%s is not installed (run.sh installs it)" % t)
     if "firebreak" in proxies and not os.access(a.firebreak_bin, os.X_OK):
         sys.exit("no firebreak binary at %s (run.sh builds it)" % a.firebreak_bin)
+    if "firebreak-plain" in proxies and not os.access(a.firebreak_plain_bin, os.X_OK):
+        sys.exit("no firebreak binary at %s (--firebreak-plain-bin)" % a.firebreak_plain_bin)
     if "pingora" in proxies and not os.access(a.pingora_bin, os.X_OK):
         sys.exit("no pingora_bare binary at %s (run.sh builds it)" % a.pingora_bin)
     if os.cpu_count() and max(a.proxy_core, a.load_core) >= os.cpu_count():
@@ -1295,7 +1311,8 @@ def main():
         "same_job": a.same_job, "tls": a.tls, "h2": a.h2, "h2_streams": a.h2_streams, "body_bytes": a.body_bytes, "warmup": a.warmup, "conns": a.conns, "settle": a.settle, "settle_busy": a.settle_busy, "idle_conns": a.idle_conns, "access_log": a.access_log,
         "cg_requests": a.cg_requests, "cg_warmup": a.cg_warmup, "cg_conns": a.cg_conns,
         "strace_requests": a.strace_requests, "proxy_core": a.proxy_core, "load_core": a.load_core,
-        "firebreak_bin": a.firebreak_bin, "git": git_state(), "loadavg_start": loadavg(),
+        "firebreak_bin": a.firebreak_bin, "pgo": a.pgo,
+        "firebreak_plain_bin": a.firebreak_plain_bin if "firebreak-plain" in proxies else None, "git": git_state(), "loadavg_start": loadavg(),
         "nproc": os.cpu_count(), "kernel": os.uname().release,
         "versions": {"nginx": tool_version(["nginx", "-v"]), "haproxy": tool_version(["haproxy", "-v"]),
                      "wrk": tool_version(["wrk", "--version"]), "valgrind": tool_version(["valgrind", "--version"]),
@@ -1314,6 +1331,10 @@ def main():
         meta["firebreak_mtime"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(os.path.getmtime(snap)))
         meta["firebreak_version"] = tool_version([snap, "--version"])
         a.firebreak_bin = snap
+    if "firebreak-plain" in proxies:
+        snap = os.path.join(b.tmp, "firebreak-plain")
+        shutil.copy2(a.firebreak_plain_bin, snap)
+        a.firebreak_plain_bin = snap
     if "pingora" in proxies:
         snap = os.path.join(b.tmp, "pingora_bare")
         shutil.copy2(a.pingora_bin, snap)

@@ -9,11 +9,15 @@
 #   benches/proxy/run.sh --tls on             # the proxies listen with TLS (self-signed ECDSA certificate)
 #   benches/proxy/run.sh --tls on --h2 on     # ... and the keep-alive runs speak HTTP/2 (oha)
 #   benches/proxy/run.sh --body-bytes 65536   # every request a POST with a 64 KB body
+#   benches/proxy/run.sh --pgo on             # firebreak is the PGO build (deploy/pgo/build.sh), and
+#                                             # the plain release build runs too, as firebreak-plain
 #   benches/proxy/run.sh --proxies firebreak,nginx --duration 5   # any bench.py option
 #   python3 benches/proxy/bench.py --report target/bench/<time>   # re-print a run's table
 #
 # Environment: FIREBREAK_BIN=path skips `cargo build --release` and uses that binary;
 # PINGORA_BIN=path does the same for the bare Pingora proxy (examples/pingora_bare.rs).
+# With --pgo on, FIREBREAK_BIN=path skips deploy/pgo/build.sh and FIREBREAK_PLAIN_BIN=path
+# the plain release build.
 # Installs wrk, nginx, haproxy, valgrind and strace with apt-get when missing (root only),
 # never touching system services: the origin and the proxies run as foreground children with
 # their own config, pid and log files in a temp dir. Traffic stays on 127.0.0.1. Results go
@@ -38,10 +42,17 @@ export PATH
 callgrind=0
 perf=0
 h2=0
+pgo=0
+proxies_given=0
 prev=
 for arg in "$@"; do
-    case "$arg" in --callgrind) callgrind=1 ;; --perf) perf=1 ;; --h2=on) h2=1 ;; --report|--report=*) exec "$python" "$here/bench.py" "$@" ;; esac
+    case "$arg" in
+        --callgrind) callgrind=1 ;; --perf) perf=1 ;; --h2=on) h2=1 ;; --pgo=on) pgo=1 ;;
+        --proxies|--proxies=*) proxies_given=1 ;;
+        --report|--report=*) exec "$python" "$here/bench.py" "$@" ;;
+    esac
     if [ "$prev" = --h2 ] && [ "$arg" = on ]; then h2=1; fi
+    if [ "$prev" = --pgo ] && [ "$arg" = on ]; then pgo=1; fi
     prev=$arg
 done
 
@@ -87,7 +98,19 @@ if [ "$h2" = 1 ] && ! command -v oha >/dev/null 2>&1; then
     cargo install oha --locked --quiet
 fi
 
-if [ -z "${FIREBREAK_BIN:-}" ]; then
+if [ "$pgo" = 1 ]; then
+    if [ -z "${FIREBREAK_PLAIN_BIN:-}" ]; then
+        echo "run.sh: cargo build --release (the plain build, firebreak-plain)" >&2
+        (cd "$root" && cargo build --release --quiet)
+        FIREBREAK_PLAIN_BIN=$root/target/release/firebreak
+    fi
+    if [ -z "${FIREBREAK_BIN:-}" ]; then
+        echo "run.sh: deploy/pgo/build.sh (two builds and a training run, ~12 min)" >&2
+        FIREBREAK_BIN=$("$root/deploy/pgo/build.sh")
+    fi
+    set -- --firebreak-plain-bin "$FIREBREAK_PLAIN_BIN" "$@"
+    [ "$proxies_given" = 1 ] || set -- --proxies firebreak,firebreak-plain,pingora,nginx,haproxy "$@"
+elif [ -z "${FIREBREAK_BIN:-}" ]; then
     echo "run.sh: cargo build --release (waits if another build holds the cargo lock)" >&2
     (cd "$root" && cargo build --release --quiet)
     FIREBREAK_BIN=$root/target/release/firebreak

@@ -1,0 +1,341 @@
+#!/usr/bin/env python3
+"""Training traffic for firebreak's profile-guided (PGO) build: `deploy/pgo/build.sh` runs an
+instrumented firebreak under this, and the compiler then lays out the real build by what ran.
+
+PGO optimises what the training runs and treats the rest as cold, so the training has to look
+like production, not like a benchmark. Against three origins (a two-backend primary, a
+one-backend standby; `benches/soak/origin.py`, 0-4 ms per request), one firebreak with two
+worker threads, a plain and a TLS listener, health checks and the shipped routes' priorities
+gets, at the same time:
+
+- HTTP/1.1 keep-alive clients over plain HTTP and over TLS: GET, HEAD and POST (JSON bodies)
+  on login, order, API, report and default routes, with and without `Accept: text/html`, a
+  tenant header and a client request id; some with `Connection: close`;
+- HTTP/2 clients over TLS (`curl --http2 --parallel`, many streams on one connection);
+- bad input on raw sockets: a malformed head (400), an oversized head (431), a body over the
+  limit (413);
+- operations: `/metrics` and `/status` scrapes, two `POST /reload`, maintenance on and off,
+  one primary backend killed and restarted (connect failures, retries, health checks);
+- a burst of clients past the admission limit, a tenth of the time (shedding).
+
+Then SIGTERM: firebreak drains and exits 0, which writes the profile. Exit status 0 when the
+proxy exited cleanly and every kind of traffic above got the answers it should; else 1.
+
+    python3 deploy/pgo/train.py --bin target/pgo/gen/release/firebreak --seconds 60
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "benches", "lib"))
+from procs import Children, free_ports, logger, wait_until  # noqa: E402
+
+log = logger("pgo-train")
+TOKEN = "pgo-training"
+
+CONF = """\
+[server]
+threads = 2
+grace = "5s"
+
+[listen]
+http = ["127.0.0.1:%(http)d"]
+https = [{ addr = "127.0.0.1:%(https)d", cert = "%(d)s/cert.pem", key = "%(d)s/key.pem" }]
+
+[admin]
+listen = "127.0.0.1:%(admin)d"
+token_env = "PGO_TRAIN_TOKEN"
+
+[[pool]]
+name = "primary"
+tier = 0
+health = { path = "/health", interval = "200ms", timeout = "150ms", rise = 2, fall = 2 }
+backends = [{ addr = "127.0.0.1:%(p1)d", weight = 3 }, { addr = "127.0.0.1:%(p2)d", weight = 1 }]
+
+[[pool]]
+name = "standby"
+tier = 1
+health = { path = "/health", interval = "200ms", timeout = "150ms", rise = 2, fall = 2 }
+backends = [{ addr = "127.0.0.1:%(s1)d", weight = %(s1_weight)d }]
+
+[[route]]
+name = "login"
+path_prefix = "/login"
+priority = "critical"
+
+[[route]]
+name = "orders"
+path_prefix = "/api/orders"
+priority = "critical"
+
+[[route]]
+name = "reports"
+path_prefix = "/reports"
+priority = "bulk"
+
+[[route]]
+name = "default"
+path_prefix = "/"
+priority = "normal"
+shadow = 0.05
+
+[limits]
+max_body_bytes = "1MiB"
+
+[admission]
+initial_limit = 24
+max_limit = 48
+client_key = "header:X-Tenant-Id"
+"""
+
+MIX = [  # (weight, method, path, extra headers)
+    (8, "GET", "/login/page", {"Accept": "text/html"}),
+    (6, "POST", "/login/session", {"Content-Type": "application/json"}),
+    (25, "GET", "/api/orders/{n}", {"X-Tenant-Id": "t{t}"}),
+    (15, "POST", "/api/orders", {"Content-Type": "application/json", "X-Tenant-Id": "t{t}"}),
+    (10, "GET", "/reports/{n}?from=2026-07-12&to=2026-07-17", {"Accept": "application/json"}),
+    (20, "GET", "/static/{n}.js", {"Accept": "*/*", "User-Agent": "Mozilla/5.0 (pgo)"}),
+    (4, "HEAD", "/static/{n}.css", {}),
+    (4, "GET", "/app/{n}", {"X-Request-Id": "client-{n}"}),
+]
+
+
+class Client(threading.Thread):
+    """One HTTP/1.1 client: a keep-alive connection (or a new one per request with `close`),
+    the mix above as fast as the origins answer. Counts answers by status."""
+
+    def __init__(self, port, tls, close, seed, stop, mix=MIX):
+        super().__init__(daemon=True)
+        self.port, self.tls, self.close, self.stop, self.mix = port, tls, close, stop, mix
+        self.rng = random.Random(seed)
+        self.statuses = {}
+        self.conn = None
+
+    def connect(self):
+        if self.tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=10, context=ctx)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+
+    def run(self):
+        total = sum(m[0] for m in self.mix)
+        while not self.stop.is_set():
+            x = self.rng.uniform(0, total)
+            for weight, method, path, extra in self.mix:
+                x -= weight
+                if x <= 0:
+                    break
+            n, t = self.rng.randrange(10000), self.rng.randrange(20)
+            headers = {k: v.format(n=n, t=t) for k, v in extra.items()}
+            body = None
+            if method == "POST":
+                body = json.dumps({"id": "%x" % self.rng.getrandbits(64), "n": n}).encode()
+            if self.close:
+                headers["Connection"] = "close"
+            status = 0
+            try:
+                self.conn = self.conn or self.connect()
+                self.conn.request(method, path.format(n=n), body=body, headers=headers)
+                resp = self.conn.getresponse()
+                resp.read()
+                status = resp.status
+                if self.close or resp.getheader("Connection", "").lower() == "close":
+                    self.conn.close()
+                    self.conn = None
+            except (OSError, http.client.HTTPException):
+                if self.conn is not None:
+                    self.conn.close()
+                self.conn = None
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+def h2_loop(port, stop, counts):
+    """HTTP/2 over TLS: curl multiplexes 64 requests on one connection per run."""
+    urls = []
+    for i in range(64):
+        urls += ["-o", "/dev/null", "https://127.0.0.1:%d/%s/%d" % (port, ("api/orders", "static", "login")[i % 3], i)]
+    while not stop.is_set():
+        r = subprocess.run(["curl", "-sk", "--http2", "--parallel", "--parallel-max", "16",
+                            "-w", "%{http_version} %{http_code}\\n"] + urls,
+                           capture_output=True, text=True, timeout=60)
+        for line in r.stdout.split("\n"):
+            if line.strip():
+                counts[line.strip()] = counts.get(line.strip(), 0) + 1
+
+
+def raw(port, data):
+    """Sends `data` on a new connection and returns the status of the answer (0 if none)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(data)
+        head = s.recv(4096).split(b"\r\n", 1)[0].split()
+        return int(head[1]) if len(head) > 1 and head[1].isdigit() else 0
+
+
+def bad_input(port):
+    """Statuses of a malformed head, an oversized head and a body over the limit."""
+    return (
+        raw(port, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"),
+        raw(port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n"),
+        raw(port, b"POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n" + b"x" * 65536),
+    )
+
+
+def shed_counts(port):
+    """`firebreak_shed_total` summed by reason, from /metrics."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+    finally:
+        c.close()
+    out = {}
+    for line in text.split("\n"):
+        if line.startswith("firebreak_shed_total{") and 'reason="' in line:
+            reason = line.split('reason="', 1)[1].split('"', 1)[0]
+            out[reason] = out.get(reason, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return out
+
+
+def admin(port, method, path, body=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        headers = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"}
+        c.request(method, path, body=body, headers=headers)
+        r = c.getresponse()
+        r.read()
+        return r.status
+    finally:
+        c.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin", required=True, help="the (instrumented) firebreak binary")
+    ap.add_argument("--seconds", type=float, default=60, help="length of the training traffic")
+    ap.add_argument("--clients", type=int, default=12, help="HTTP/1.1 clients (plain and TLS)")
+    a = ap.parse_args()
+    a.bin = os.path.abspath(a.bin)  # the children run in the temp dir
+    d = tempfile.mkdtemp(prefix="firebreak-pgo-")
+    kids = Children(os.path.join(d, "pids"))
+    try:
+        return train(a, d, kids)
+    finally:
+        kids.stop_all()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def train(a, d, kids):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", os.path.join(d, "key.pem"),
+                    "-out", os.path.join(d, "cert.pem")], check=True, capture_output=True)
+    names = ("http", "https", "admin", "p1", "p2", "s1")
+    ports = dict(zip(names, free_ports(len(names))))
+    origin = os.path.join(ROOT, "benches", "soak", "origin.py")
+
+    def start_origin(name):
+        kids.start(name, [sys.executable, origin, "--port", str(ports[name]), "--name", name,
+                          "--log", os.path.join(d, "applied.log")], os.path.join(d, name + ".log"))
+
+    for name in ("p1", "p2", "s1"):
+        start_origin(name)
+    conf = os.path.join(d, "firebreak.toml")
+
+    def write_conf(s1_weight):
+        with open(conf + ".new", "w") as f:
+            f.write(CONF % dict(ports, d=d, s1_weight=s1_weight))
+        os.replace(conf + ".new", conf)
+
+    write_conf(1)
+    env = dict(os.environ, PGO_TRAIN_TOKEN=TOKEN, RUST_LOG="info,access=off")
+    kids.start("firebreak", [a.bin, "run", "--config", conf], os.path.join(d, "firebreak.log"), env=env)
+    wait_until(lambda: admin(ports["admin"], "GET", "/readyz") == 200, 30, "firebreak to be ready",
+               alive=lambda: kids.alive("firebreak"))
+
+    stop = threading.Event()
+    clients = [Client(ports["https" if i % 3 == 2 else "http"], i % 3 == 2, i % 6 == 5, i, stop)
+               for i in range(a.clients)]
+    h2 = {}
+    h2_thread = threading.Thread(target=h2_loop, args=(ports["https"], stop, h2), daemon=True)
+    for t in clients + [h2_thread]:
+        t.start()
+    log("training for %.0f s: %d HTTP/1.1 clients, HTTP/2 via curl, operations on a timeline"
+        % (a.seconds, a.clients))
+
+    start = time.monotonic()
+    checks = {}
+
+    def at(fraction):
+        time.sleep(max(0.0, start + a.seconds * fraction - time.monotonic()))
+
+    at(0.15)
+    checks["bad input 400/431/413"] = bad_input(ports["http"]) == (400, 431, 413)
+    at(0.25)
+    kids.kill("p2")  # a primary backend dies: connect failures, retries, health checks
+    at(0.40)
+    start_origin("p2")
+    at(0.50)
+    write_conf(2)
+    checks["reload"] = admin(ports["admin"], "POST", "/reload") == 200
+    at(0.60)
+    on = json.dumps({"enabled": True, "message": "Back at 14:00"})
+    checks["maintenance on/off"] = admin(ports["admin"], "POST", "/maintenance", on) == 200
+    time.sleep(0.5)  # closed-loop clients get maintenance answers fast: keep it short
+    checks["maintenance on/off"] &= admin(ports["admin"], "POST", "/maintenance",
+                                          json.dumps({"enabled": False})) == 200
+    at(0.70)
+    burst_stop = threading.Event()
+    reports = [m for m in MIX if m[2].startswith("/reports")]
+    burst = [Client(ports["http"], False, False, 1000 + i, burst_stop, reports) for i in range(48)]
+    for c in burst:  # bulk reports past the admission limit for a while: they are shed
+        c.start()
+    at(0.80)
+    burst_stop.set()
+    write_conf(1)
+    checks["reload"] &= admin(ports["admin"], "POST", "/reload") == 200
+    while time.monotonic() < start + a.seconds:
+        for path in ("/metrics", "/status", "/healthz"):
+            admin(ports["admin"], "GET", path)
+        time.sleep(0.5)
+    stop.set()
+    for t in clients + burst + [h2_thread]:
+        t.join(60)
+    sheds = shed_counts(ports["admin"])
+    log("shed by reason: %s" % sheds)
+
+    code = kids.stop("firebreak", grace=30.0)
+    statuses = {}
+    for c in clients + burst:
+        for s, n in c.statuses.items():
+            statuses[s] = statuses.get(s, 0) + n
+    log("answers by status: %s; HTTP/2 (version status: count): %s" % (dict(sorted(statuses.items())), h2))
+    checks["firebreak exited 0"] = code == 0
+    checks["2xx answers"] = statuses.get(200, 0) > 0
+    checks["HTTP/2 answers"] = h2.get("2 200", 0) > 0
+    checks["maintenance or shed answers (503)"] = statuses.get(503, 0) > 0
+    checks["shed past the admission limit"] = any(n > 0 for r, n in sheds.items() if r != "maintenance")
+    for name, ok in checks.items():
+        log("%s: %s" % (name, "ok" if ok else "FAILED"))
+    if not all(checks.values()):
+        sys.stdout.flush()
+        with open(os.path.join(d, "firebreak.log"), errors="replace") as f:
+            sys.stderr.write(f.read()[-4000:])
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
