@@ -6,7 +6,7 @@ PGO optimises what the training runs and treats the rest as cold, so the trainin
 like production, not like a benchmark. Against three origins (a two-backend primary, a
 one-backend standby; `benches/soak/origin.py`, 0-4 ms per request), one firebreak with two
 worker threads, a plain and a TLS listener, health checks and the shipped routes' priorities
-gets, at the same time:
+gets, at the same time (the clients are in `traffic.py`):
 
 - HTTP/1.1 keep-alive clients over plain HTTP and over TLS: GET, HEAD and POST (JSON bodies)
   on login, order, API, report and default routes, with and without `Accept: text/html`, a
@@ -16,7 +16,7 @@ gets, at the same time:
   limit (413);
 - operations: `/metrics` and `/status` scrapes, two `POST /reload`, maintenance on and off,
   one primary backend killed and restarted (connect failures, retries, health checks);
-- a burst of clients past the admission limit, a tenth of the time (shedding).
+- a burst of bulk report clients past the admission limit, a tenth of the time (shedding).
 
 Then SIGTERM: firebreak drains and exits 0, which writes the profile. Exit status 0 when the
 proxy exited cleanly and every kind of traffic above got the answers it should; else 1.
@@ -28,11 +28,7 @@ import argparse
 import http.client
 import json
 import os
-import random
 import shutil
-import signal
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -42,6 +38,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "benches", "lib"))
 from procs import Children, free_ports, logger, wait_until  # noqa: E402
+from traffic import MIX, Client, bad_input, h2_loop  # noqa: E402
 
 log = logger("pgo-train")
 TOKEN = "pgo-training"
@@ -100,99 +97,6 @@ initial_limit = 24
 max_limit = 48
 client_key = "header:X-Tenant-Id"
 """
-
-MIX = [  # (weight, method, path, extra headers)
-    (8, "GET", "/login/page", {"Accept": "text/html"}),
-    (6, "POST", "/login/session", {"Content-Type": "application/json"}),
-    (25, "GET", "/api/orders/{n}", {"X-Tenant-Id": "t{t}"}),
-    (15, "POST", "/api/orders", {"Content-Type": "application/json", "X-Tenant-Id": "t{t}"}),
-    (10, "GET", "/reports/{n}?from=2026-07-12&to=2026-07-17", {"Accept": "application/json"}),
-    (20, "GET", "/static/{n}.js", {"Accept": "*/*", "User-Agent": "Mozilla/5.0 (pgo)"}),
-    (4, "HEAD", "/static/{n}.css", {}),
-    (4, "GET", "/app/{n}", {"X-Request-Id": "client-{n}"}),
-]
-
-
-class Client(threading.Thread):
-    """One HTTP/1.1 client: a keep-alive connection (or a new one per request with `close`),
-    the mix above as fast as the origins answer. Counts answers by status."""
-
-    def __init__(self, port, tls, close, seed, stop, mix=MIX):
-        super().__init__(daemon=True)
-        self.port, self.tls, self.close, self.stop, self.mix = port, tls, close, stop, mix
-        self.rng = random.Random(seed)
-        self.statuses = {}
-        self.conn = None
-
-    def connect(self):
-        if self.tls:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=10, context=ctx)
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-
-    def run(self):
-        total = sum(m[0] for m in self.mix)
-        while not self.stop.is_set():
-            x = self.rng.uniform(0, total)
-            for weight, method, path, extra in self.mix:
-                x -= weight
-                if x <= 0:
-                    break
-            n, t = self.rng.randrange(10000), self.rng.randrange(20)
-            headers = {k: v.format(n=n, t=t) for k, v in extra.items()}
-            body = None
-            if method == "POST":
-                body = json.dumps({"id": "%x" % self.rng.getrandbits(64), "n": n}).encode()
-            if self.close:
-                headers["Connection"] = "close"
-            status = 0
-            try:
-                self.conn = self.conn or self.connect()
-                self.conn.request(method, path.format(n=n), body=body, headers=headers)
-                resp = self.conn.getresponse()
-                resp.read()
-                status = resp.status
-                if self.close or resp.getheader("Connection", "").lower() == "close":
-                    self.conn.close()
-                    self.conn = None
-            except (OSError, http.client.HTTPException):
-                if self.conn is not None:
-                    self.conn.close()
-                self.conn = None
-            self.statuses[status] = self.statuses.get(status, 0) + 1
-
-
-def h2_loop(port, stop, counts):
-    """HTTP/2 over TLS: curl multiplexes 64 requests on one connection per run."""
-    urls = []
-    for i in range(64):
-        urls += ["-o", "/dev/null", "https://127.0.0.1:%d/%s/%d" % (port, ("api/orders", "static", "login")[i % 3], i)]
-    while not stop.is_set():
-        r = subprocess.run(["curl", "-sk", "--http2", "--parallel", "--parallel-max", "16",
-                            "-w", "%{http_version} %{http_code}\\n"] + urls,
-                           capture_output=True, text=True, timeout=60)
-        for line in r.stdout.split("\n"):
-            if line.strip():
-                counts[line.strip()] = counts.get(line.strip(), 0) + 1
-
-
-def raw(port, data):
-    """Sends `data` on a new connection and returns the status of the answer (0 if none)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(data)
-        head = s.recv(4096).split(b"\r\n", 1)[0].split()
-        return int(head[1]) if len(head) > 1 and head[1].isdigit() else 0
-
-
-def bad_input(port):
-    """Statuses of a malformed head, an oversized head and a body over the limit."""
-    return (
-        raw(port, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"),
-        raw(port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n"),
-        raw(port, b"POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n" + b"x" * 65536),
-    )
-
 
 def shed_counts(port):
     """`firebreak_shed_total` summed by reason, from /metrics."""
