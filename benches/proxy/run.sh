@@ -98,12 +98,15 @@ if [ "$h2" = 1 ] && ! command -v oha >/dev/null 2>&1; then
     cargo install oha --locked --quiet
 fi
 
+# The plain release build; prints its path.
+plain_build() {
+    echo "run.sh: cargo build --release (waits if another build holds the cargo lock)" >&2
+    (cd "$root" && cargo build --release --quiet)
+    echo "$root/target/release/firebreak"
+}
 if [ "$pgo" = 1 ]; then
-    if [ -z "${FIREBREAK_PLAIN_BIN:-}" ]; then
-        echo "run.sh: cargo build --release (the plain build, firebreak-plain)" >&2
-        (cd "$root" && cargo build --release --quiet)
-        FIREBREAK_PLAIN_BIN=$root/target/release/firebreak
-    fi
+    # firebreak is the PGO build to deploy, and the plain build runs next to it.
+    [ -n "${FIREBREAK_PLAIN_BIN:-}" ] || FIREBREAK_PLAIN_BIN=$(plain_build)
     if [ -z "${FIREBREAK_BIN:-}" ]; then
         echo "run.sh: deploy/pgo/build.sh (two builds and a training run, ~12 min)" >&2
         FIREBREAK_BIN=$("$root/deploy/pgo/build.sh")
@@ -111,9 +114,7 @@ if [ "$pgo" = 1 ]; then
     set -- --firebreak-plain-bin "$FIREBREAK_PLAIN_BIN" "$@"
     [ "$proxies_given" = 1 ] || set -- --proxies firebreak,firebreak-plain,pingora,nginx,haproxy "$@"
 elif [ -z "${FIREBREAK_BIN:-}" ]; then
-    echo "run.sh: cargo build --release (waits if another build holds the cargo lock)" >&2
-    (cd "$root" && cargo build --release --quiet)
-    FIREBREAK_BIN=$root/target/release/firebreak
+    FIREBREAK_BIN=$(plain_build)
 fi
 # The bare Pingora proxy (examples/pingora_bare.rs), same profile and allocator as firebreak.
 if [ -z "${PINGORA_BIN:-}" ]; then
