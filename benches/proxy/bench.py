@@ -57,10 +57,10 @@ import threading
 import time
 
 import perfprof
-from client import tls_context  # --tls on: the idle client's context serves the readiness check too
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 from procs import Children, free_ports, logger, wait_until  # noqa: E402  (benches/lib)
+import selfsigned  # noqa: E402  (benches/lib)
 from procs import git_state as git_state_of  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -178,7 +178,7 @@ def loadavg():
 def http_ok(port, timeout=2.0, tls=False):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
-            s = tls_context().wrap_socket(raw, server_hostname="bench.local") if tls else raw
+            s = selfsigned.client_context().wrap_socket(raw, server_hostname="bench.local") if tls else raw
             s.sendall(b"GET / HTTP/1.1\r\nHost: bench.local\r\nConnection: close\r\n\r\n")
             data = b""
             while b"\r\n" not in data:
@@ -194,11 +194,8 @@ def http_ok(port, timeout=2.0, tls=False):
 def make_cert(d):
     """--tls on: one self-signed ECDSA P-256 certificate for every proxy (cert, key and the
     combined file HAProxy reads)."""
-    cert, key, pem = (os.path.join(d, n) for n in ("cert.pem", "key.pem", "haproxy.pem"))
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=bench.local",
-                    "-addext", "subjectAltName=DNS:bench.local,IP:127.0.0.1"],
-                   check=True, capture_output=True)
+    cert, key = selfsigned.make_cert(d)
+    pem = os.path.join(d, "haproxy.pem")
     with open(pem, "w") as f:
         for part in (cert, key):
             with open(part) as g:

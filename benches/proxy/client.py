@@ -28,6 +28,9 @@ import ssl
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+from selfsigned import client_context  # noqa: E402  (benches/lib)
+
 
 def raise_nofile(n):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -132,15 +135,6 @@ def connect(port, tls=None):
     return s
 
 
-def tls_context():
-    """The benchmark's certificate is self-signed: encryption, no verification."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["http/1.1"])
-    return ctx
-
-
 def cmd_count(a):
     raise_nofile(a.conns + 64)
     req = request_bytes(a.path, a.host)
@@ -238,7 +232,7 @@ def cmd_idle(a):
     req = request_bytes(a.path, a.host)
     socks = []
     failed = 0
-    tls = tls_context() if a.tls else None
+    tls = client_context() if a.tls else None
     for _ in range(a.conns):
         try:
             s = connect(a.port, tls)

@@ -29,7 +29,6 @@ import http.client
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +37,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "benches", "lib"))
 from procs import Children, free_ports, logger, wait_until  # noqa: E402
+from selfsigned import make_cert  # noqa: E402
 from traffic import MIX, Client, bad_input, h2_loop  # noqa: E402
 
 log = logger("pgo-train")
@@ -98,14 +98,10 @@ max_limit = 48
 client_key = "header:X-Tenant-Id"
 """
 
+
 def shed_counts(port):
     """`firebreak_shed_total` summed by reason, from /metrics."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        c.request("GET", "/metrics")
-        text = c.getresponse().read().decode()
-    finally:
-        c.close()
+    _, text = admin(port, "GET", "/metrics")
     out = {}
     for line in text.split("\n"):
         if line.startswith("firebreak_shed_total{") and 'reason="' in line:
@@ -115,13 +111,13 @@ def shed_counts(port):
 
 
 def admin(port, method, path, body=None):
+    """(status, body text) of one admin API call, with the training token."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         headers = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"}
         c.request(method, path, body=body, headers=headers)
         r = c.getresponse()
-        r.read()
-        return r.status
+        return r.status, r.read().decode(errors="replace")
     finally:
         c.close()
 
@@ -143,9 +139,7 @@ def main():
 
 
 def train(a, d, kids):
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", os.path.join(d, "key.pem"),
-                    "-out", os.path.join(d, "cert.pem")], check=True, capture_output=True)
+    make_cert(d)  # d/cert.pem and d/key.pem, which the config names
     names = ("http", "https", "admin", "p1", "p2", "s1")
     ports = dict(zip(names, free_ports(len(names))))
     origin = os.path.join(ROOT, "benches", "soak", "origin.py")
@@ -166,7 +160,7 @@ def train(a, d, kids):
     write_conf(1)
     env = dict(os.environ, PGO_TRAIN_TOKEN=TOKEN, RUST_LOG="info,access=off")
     kids.start("firebreak", [a.bin, "run", "--config", conf], os.path.join(d, "firebreak.log"), env=env)
-    wait_until(lambda: admin(ports["admin"], "GET", "/readyz") == 200, 30, "firebreak to be ready",
+    wait_until(lambda: admin(ports["admin"], "GET", "/readyz")[0] == 200, 30, "firebreak to be ready",
                alive=lambda: kids.alive("firebreak"))
 
     stop = threading.Event()
@@ -193,13 +187,13 @@ def train(a, d, kids):
     start_origin("p2")
     at(0.50)
     write_conf(2)
-    checks["reload"] = admin(ports["admin"], "POST", "/reload") == 200
+    checks["reload"] = admin(ports["admin"], "POST", "/reload")[0] == 200
     at(0.60)
     on = json.dumps({"enabled": True, "message": "Back at 14:00"})
-    checks["maintenance on/off"] = admin(ports["admin"], "POST", "/maintenance", on) == 200
+    checks["maintenance on/off"] = admin(ports["admin"], "POST", "/maintenance", on)[0] == 200
     time.sleep(0.5)  # closed-loop clients get maintenance answers fast: keep it short
     checks["maintenance on/off"] &= admin(ports["admin"], "POST", "/maintenance",
-                                          json.dumps({"enabled": False})) == 200
+                                          json.dumps({"enabled": False}))[0] == 200
     at(0.70)
     burst_stop = threading.Event()
     reports = [m for m in MIX if m[2].startswith("/reports")]
@@ -209,7 +203,7 @@ def train(a, d, kids):
     at(0.80)
     burst_stop.set()
     write_conf(1)
-    checks["reload"] &= admin(ports["admin"], "POST", "/reload") == 200
+    checks["reload"] &= admin(ports["admin"], "POST", "/reload")[0] == 200
     while time.monotonic() < start + a.seconds:
         for path in ("/metrics", "/status", "/healthz"):
             admin(ports["admin"], "GET", path)
