@@ -29,7 +29,8 @@ use std::process::{Command, Output};
 /// The oldest Kubernetes release the manifests are checked against (besides the newest).
 const OLDEST_KUBERNETES: &str = "1.27.0";
 
-/// Every metric firebreak exports (SPEC.md and src/metrics.rs). The dashboard may use no other.
+/// Every metric firebreak exports (`src/metrics/`, documented in docs/operations.md#metrics).
+/// The dashboard may use no other.
 const METRICS: &[&str] = &[
     "firebreak_requests_total",
     "firebreak_request_duration_seconds",
