@@ -13,7 +13,8 @@ test:
 	@./.ci/deps-deploy
 	@./.ci/deps-reliability
 	cargo fmt --all -- --check
-	cargo clippy --all-targets --features bench-bare -- -D warnings
+	cargo clippy --all-targets --features bench-bare -- -D warnings -A clippy::disallowed_methods
+	cargo clippy --lib -- -D warnings
 	cargo test --all-targets
 
 deps:

@@ -4,7 +4,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
 use firebreak::admission::gate::Gate;
-use firebreak::admission::limit_conf;
+use firebreak::admission::limit::LimiterConf;
 use firebreak::admission::tenant::Tenants;
 use firebreak::config::{
     AdmissionConf, BackendConf, OnStandby, PoolConf, Priority, RouteConf, Spill,
@@ -37,7 +37,7 @@ fn pool(name: &str, tier: u32, n: usize) -> Arc<Pool> {
     };
     Arc::new(Pool::build(
         conf,
-        limit_conf(&AdmissionConf::default()),
+        LimiterConf::from(&AdmissionConf::default()),
         None,
         1,
     ))
@@ -90,7 +90,7 @@ fn selection(c: &mut Criterion) {
 }
 
 fn admission(c: &mut Criterion) {
-    let gate = Gate::new(&limit_conf(&AdmissionConf::default()));
+    let gate = Gate::new(&LimiterConf::from(&AdmissionConf::default()));
     c.bench_function("admission/gate acquire+release", |b| {
         b.iter(|| {
             if gate.try_acquire(black_box(Priority::Normal)) {

@@ -89,7 +89,7 @@ impl ProxyHttp for Bare {
     ) -> Result<()> {
         if self.same_job {
             // firebreak's id, kept as one header value for both directions, as firebreak does.
-            let value = firebreak::proxy::new_request_id();
+            let value = firebreak::request_id::new_request_id();
             req.insert_header("X-Request-Id", value.clone())?;
             *id = Some(value);
             if let Some(ip) = session.client_addr().and_then(|a| a.as_inet()) {

@@ -23,7 +23,7 @@ pub struct App {
     pub retry_budget: RetryBudget,
     /// Certificates of the HTTPS listeners (reloaded with the config).
     pub certs: crate::certs::Certs,
-    /// Shadow traffic, capacity estimate, rehearsals.
+    /// Shadow traffic, capacity estimate, drills.
     pub standby: Arc<crate::standby::Standby>,
     /// Per-client in-flight counts for fairness while shedding.
     pub tenants: Arc<Tenants>,
@@ -75,11 +75,16 @@ impl App {
         let snap = self.store.peek();
         let windows = snap.replan(now, end_window, self.standby.drill_share());
         if end_window && self.standby.tick(&snap, &windows, now) {
-            snap.replan(now, false, self.standby.drill_share()); // a rehearsal ended: undo its share at once
+            snap.replan(now, false, self.standby.drill_share()); // a drill ended: undo its share at once
         }
         self.tenants.refresh(now);
-        self.metrics
-            .refresh(&snap, self.maintenance.get().enabled, now);
+        self.metrics.refresh(
+            snap.version,
+            &snap.pools,
+            &snap.tiers(),
+            self.maintenance.get().enabled,
+            now,
+        );
         self.metrics.set_standby(
             self.standby.estimate().map(|e| e.capacity_rps),
             self.standby.ratio(),

@@ -2,7 +2,7 @@
 //! readiness notice and SIGUSR2 upgrades for a supervisor, and draining.
 //!
 //! Pingora, on SIGTERM, stops accepting and then sleeps its whole grace period even with
-//! nothing in flight (notes/pingora.md §7). We watch the same shutdown signal, wait until the
+//! nothing in flight (`pingora-core`'s server shutdown path, 0.9). We watch the same shutdown signal, wait until the
 //! last in-flight request has finished (at most `server.grace`), and exit 0 at once.
 
 use crate::app::App;
@@ -12,7 +12,8 @@ use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Planning tick: latency windows, shares and gauges are refreshed this often.
 pub const TICK: Duration = Duration::from_millis(100);
@@ -84,7 +85,10 @@ impl BackgroundService for Background {
             tokio::spawn(health::run(app.clone(), shutdown.clone())),
             tokio::spawn(sighup(app.clone())),
             tokio::spawn(crate::watch::run(app.clone())),
-            tokio::spawn(crate::standby::run_probes(app.clone())),
+            tokio::spawn({
+                let app = app.clone();
+                crate::standby::run_probes(app.standby.clone(), move || app.store.load())
+            }),
             tokio::spawn(announce_ready(app.clone())),
             tokio::spawn(crate::handover::run(app.clone(), self.upgrade_sock.clone())),
         ];

@@ -6,6 +6,7 @@
 //! get the new certificate; established connections keep theirs. A file that fails to load is
 //! reported and the old certificate stays.
 
+use crate::lock::lock;
 use arc_swap::ArcSwap;
 use pingora::tls::sign::CertifiedKey;
 use pingora::tls::{load_certs_and_key_files, ClientHello, CryptoProvider, ResolvesServerCert};
@@ -55,17 +56,14 @@ impl Certs {
         let r = Arc::new(Reloadable {
             current: ArcSwap::from_pointee(load(cert, key)?),
         });
-        self.by_addr
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(addr, r.clone());
+        lock(&self.by_addr).insert(addr, r.clone());
         Ok(r)
     }
 
     /// Re-reads the certificates of the listeners in `config` (after a reload). Returns the
     /// errors of those that could not be loaded (they keep their old certificate).
     pub fn reload(&self, listeners: &[crate::config::TlsListenerConf]) -> Vec<String> {
-        let map = self.by_addr.lock().unwrap_or_else(|e| e.into_inner());
+        let map = lock(&self.by_addr);
         let mut errors = vec![];
         for l in listeners {
             let Some(r) = map.get(&l.addr) else { continue }; // a new listener needs a restart

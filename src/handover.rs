@@ -1,7 +1,7 @@
 //! Zero-downtime binary upgrade under a supervisor: on SIGUSR2 the running firebreak starts its
 //! successor itself and hands the listening sockets over.
 //!
-//! Pingora's upgrade (SPEC: SIGQUIT with `--upgrade`) needs two steps from outside: start the new
+//! Pingora's upgrade (SIGQUIT with `--upgrade`, docs/operations.md) needs two steps from outside: start the new
 //! binary with `--upgrade`, then SIGQUIT the old process, which passes its listening sockets over
 //! the upgrade socket and drains. Under systemd that fails: the unit's main process is the old
 //! one, and when it exits systemd stops the unit and kills the new process with it. So the old
@@ -109,6 +109,7 @@ fn socket_id(sock: &Path) -> Option<SocketId> {
         .map(|m| (m.dev(), m.ino(), m.ctime(), m.ctime_nsec()))
 }
 
+#[allow(clippy::disallowed_methods)] // waits for a real process: wall time is the point
 fn wait_for_socket(child: &mut Child, sock: &Path, stale: Option<SocketId>) -> Result<(), String> {
     let start = Instant::now();
     loop {

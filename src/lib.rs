@@ -1,8 +1,20 @@
 //! firebreak: a reverse proxy on Pingora that keeps fireTMS usable when its primary hosting
 //! fails: latency- and health-aware spill from a primary to a standby tier, priority shedding,
-//! a maintenance page, hot reload and Prometheus metrics. See README.md and SPEC.md.
+//! a maintenance page, hot reload and Prometheus metrics. See README.md and docs/.
 
 #![forbid(unsafe_code)]
+// No input may make the process panic: production code neither unwraps nor panics (the unit
+// tests may; `clippy.toml` holds the other project rules).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 pub mod admin;
 pub mod admission;
@@ -16,18 +28,25 @@ pub mod conn;
 pub mod demo;
 pub mod handover;
 pub mod health;
+pub mod latency;
+pub mod lock;
 pub mod maintenance;
 pub mod metrics;
+#[cfg(test)]
+mod module_graph;
 pub mod notify;
+pub mod placement;
 pub mod pool;
 pub mod proxy;
-pub mod rehearse;
 pub mod reload;
+pub mod request_id;
 pub mod respond;
 pub mod retry;
 pub mod route;
 pub mod server;
 pub mod standby;
 pub mod telemetry;
+#[cfg(test)]
+mod testkit;
 pub mod tier;
 pub mod watch;

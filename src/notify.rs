@@ -3,7 +3,7 @@
 //!
 //! Under the shipped unit (`Type=notify`), `READY=1` tells systemd that the listeners are up, so
 //! `systemctl start` returns once firebreak serves. `MAINPID=` names the process that takes over
-//! after a SIGUSR2 upgrade ([`crate::handover`]): systemd then follows the new process instead of
+//! after a SIGUSR2 upgrade (the handover): systemd then follows the new process instead of
 //! stopping the unit (and killing the new process) when the old one exits. Outside systemd the
 //! variable is unset and every call does nothing.
 
@@ -64,6 +64,7 @@ pub fn wait_listening(addr: SocketAddr, limit: Duration) -> bool {
         }
         _ => addr,
     };
+    #[allow(clippy::disallowed_methods)] // waits for a real socket: wall time is the point
     let start = Instant::now();
     while start.elapsed() < limit {
         if TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_ok() {

@@ -7,17 +7,18 @@
 //! request drops it. Requests pin one snapshot for their whole life (`load_full`), so a reload
 //! never changes the ground under a request.
 
-use crate::clock::now_ns;
+use crate::clock::{now_ns, unix_now};
 use crate::config::{Config, ConfigErrors};
+use crate::latency::Drained;
+use crate::lock::lock;
 use crate::metrics::RequestHandles;
-use crate::pool::{Drained, Pool};
+use crate::pool::Pool;
 use crate::route::RouteTable;
 use crate::tier::{plan_tiers, TierPlan};
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One immutable generation of the routing config with its live pools.
 #[derive(Debug)]
@@ -44,7 +45,7 @@ impl Snapshot {
             .iter()
             .map(|pc| {
                 let prev = previous.and_then(|s| s.pools.iter().find(|p| p.name() == pc.name));
-                let limit = crate::admission::limit_conf(&config.admission);
+                let limit = crate::admission::limit::LimiterConf::from(&config.admission);
                 Arc::new(Pool::build(
                     pc.clone(),
                     limit,
@@ -71,9 +72,9 @@ impl Snapshot {
 
     /// Re-plans every pool and the tiers. `end_window`: a planning tick ended (drain the
     /// latency windows); false for an immediate re-plan after a health flip.
-    /// `rehearsal` is the share a running failover rehearsal sends to the standby tier.
+    /// `drill_share` is the share a running drill sends to the standby tier.
     /// Returns the drained windows (empty ones for a health-flip replan), by pool.
-    pub fn replan(&self, now_ns: u64, end_window: bool, rehearsal: f64) -> Vec<Drained> {
+    pub fn replan(&self, now_ns: u64, end_window: bool, drill_share: f64) -> Vec<Drained> {
         let mut windows = Vec::with_capacity(self.pools.len());
         for p in &self.pools {
             if end_window {
@@ -86,7 +87,7 @@ impl Snapshot {
             }
         }
         let mut tiers = plan_tiers(&self.pools);
-        tiers.rehearse(rehearsal);
+        tiers.apply_drill(drill_share);
         self.tiers.store(Arc::new(tiers));
         windows
     }
@@ -116,16 +117,9 @@ pub struct Store {
     path: PathBuf,
     last: Mutex<Option<ReloadReport>>,
     /// Serialises reloads (file watcher, SIGHUP and POST /reload may race).
-    gate: Mutex<()>,
+    reloading: Mutex<()>,
     /// Fingerprint of the file content last loaded or tried (so a watcher does not redo it).
     seen: std::sync::atomic::AtomicU64,
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl Store {
@@ -137,7 +131,7 @@ impl Store {
             seen: std::sync::atomic::AtomicU64::new(
                 std::fs::read(path).map(|b| fingerprint(&b)).unwrap_or(0),
             ),
-            gate: Mutex::new(()),
+            reloading: Mutex::new(()),
         }
     }
 
@@ -161,13 +155,13 @@ impl Store {
     }
 
     pub fn last_report(&self) -> Option<ReloadReport> {
-        self.last.lock().map(|g| g.clone()).unwrap_or(None)
+        lock(&self.last).clone()
     }
 
     /// Re-reads the config file and, if valid, swaps in a new snapshot. On error the old one
     /// keeps serving. Returns the report and, on success, the (old, new) configs.
     pub fn reload(&self, trigger: &str) -> (ReloadReport, Option<Swapped>) {
-        let _g = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+        let _g = lock(&self.reloading);
         let old = self.load();
         let loaded = match std::fs::read(&self.path) {
             Ok(bytes) => {
@@ -204,9 +198,7 @@ impl Store {
                 (report, Some((old.config.clone(), new_cfg)))
             }
         };
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some(report.clone());
-        }
+        *lock(&self.last) = Some(report.clone());
         (report, swapped)
     }
 

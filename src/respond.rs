@@ -8,18 +8,52 @@ use crate::maintenance::{escape_html, render_page};
 use bytes::Bytes;
 use std::time::Duration;
 
+/// Why a request was refused for availability or capacity: the `reason` of a `503` answer,
+/// its access-log line and the `reason` label of `firebreak_shed_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The operator switched maintenance on.
+    Maintenance,
+    /// No tier has a backend that can take the request.
+    NoTierCanServe,
+    /// The route is switched off (`on_standby = "refuse"`) while a standby tier would serve it.
+    OffOnStandby,
+    /// The whole process is at `admission.max_inflight`.
+    ProxyOverloaded,
+    /// This client already holds its fair share of a congested pool.
+    ClientFairShare,
+    /// The pool is at its limit and this priority does not wait.
+    Overloaded,
+    /// Waited its priority's budget without getting a slot.
+    QueueTimeout,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Maintenance => "maintenance",
+            Reason::NoTierCanServe => "no_tier_can_serve",
+            Reason::OffOnStandby => "off_on_standby",
+            Reason::ProxyOverloaded => "proxy_overloaded",
+            Reason::ClientFairShare => "client_fair_share",
+            Reason::Overloaded => "overloaded",
+            Reason::QueueTimeout => "queue_timeout",
+        }
+    }
+}
+
 /// Why firebreak answers instead of a backend.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refusal {
-    /// Maintenance is on, or no tier can serve. `reason` is machine-readable.
+    /// Maintenance is on, or no tier can serve.
     Maintenance {
-        reason: &'static str,
+        reason: Reason,
         message: String,
         retry_after: Duration,
     },
     /// Overload: refused to keep what is admitted fast.
     Shed {
-        reason: &'static str,
+        reason: Reason,
         message: String,
         retry_after: Duration,
     },
@@ -63,7 +97,7 @@ impl Refusal {
 
     fn reason(&self) -> &'static str {
         match self {
-            Refusal::Maintenance { reason, .. } | Refusal::Shed { reason, .. } => reason,
+            Refusal::Maintenance { reason, .. } | Refusal::Shed { reason, .. } => reason.as_str(),
             Refusal::BadRequest(r) => r,
             other => other.kind(),
         }
@@ -113,6 +147,25 @@ pub struct Answer {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: Bytes,
+}
+
+impl Answer {
+    /// The answer as HTTP/1.1 bytes, for the few answers written on a raw connection before
+    /// Pingora parsed a request (the `408` of a trickled head).
+    pub fn to_http1(&self) -> Vec<u8> {
+        let reason = http::StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        let mut out = format!("HTTP/1.1 {} {reason}\r\n", self.status);
+        for (k, v) in &self.headers {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        out.push_str("\r\n");
+        let mut out = out.into_bytes();
+        out.extend_from_slice(&self.body);
+        out
+    }
 }
 
 /// Which representation the client prefers.

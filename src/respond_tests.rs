@@ -4,7 +4,7 @@ use super::*;
 
 fn maint() -> Refusal {
     Refusal::Maintenance {
-        reason: "no_tier_can_serve",
+        reason: Reason::NoTierCanServe,
         message: "Moving <now> & safe".into(),
         retry_after: Duration::from_secs(120),
     }
@@ -82,4 +82,48 @@ fn proxy_errors_use_the_same_form_and_no_retry_after() {
         .contains("could not be reached"));
     let c = render(&Refusal::BadRequest("smuggling"), None, "r", None);
     assert_eq!(header(&c, "Connection"), Some("close"));
+}
+
+/// Every own answer, in both forms: the declared `Content-Length` is the body's length, and
+/// the HTTP/1.1 bytes (the raw `408`) say the same.
+#[test]
+fn every_answer_declares_the_length_of_its_body() {
+    let shed = Refusal::Shed {
+        reason: Reason::QueueTimeout,
+        message: "busy é".into(),
+        retry_after: Duration::from_secs(3),
+    };
+    let all = [
+        maint(),
+        shed,
+        Refusal::NoRoute,
+        Refusal::BadGateway,
+        Refusal::GatewayTimeout,
+        Refusal::BadRequest("bad_request"),
+        Refusal::PayloadTooLarge,
+        Refusal::HeaderTooLarge,
+        Refusal::RequestTimeout,
+    ];
+    for r in &all {
+        for accept in [None, Some("text/html"), Some("application/json")] {
+            let a = render(r, accept, "id-1", None);
+            let declared = a
+                .headers
+                .iter()
+                .find(|(k, _)| *k == "Content-Length")
+                .map(|(_, v)| v.parse::<usize>().unwrap());
+            assert_eq!(declared, Some(a.body.len()), "{r:?} {accept:?}");
+            let raw = a.to_http1();
+            let text = String::from_utf8(raw).unwrap();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap();
+            assert!(
+                head.starts_with(&format!("HTTP/1.1 {} ", a.status)),
+                "{head}"
+            );
+            assert!(
+                head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())),
+                "{head}"
+            );
+        }
+    }
 }

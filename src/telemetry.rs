@@ -7,6 +7,7 @@
 //! waits on a write to stderr and many lines share one system call. If the writer falls far
 //! behind, lines are dropped rather than slowing the proxy. [`flush`] drains it before exit.
 
+use crate::lock::lock;
 use std::sync::Mutex;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
@@ -32,15 +33,11 @@ pub fn init(json: bool) {
         builder.try_init()
     };
     if ok.is_ok() {
-        if let Ok(mut g) = GUARD.lock() {
-            *g = Some(guard);
-        }
+        *lock(&GUARD) = Some(guard);
     }
 }
 
 /// Writes out every pending line (call before `process::exit`).
 pub fn flush() {
-    if let Ok(mut g) = GUARD.lock() {
-        drop(g.take());
-    }
+    drop(lock(&GUARD).take());
 }

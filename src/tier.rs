@@ -59,16 +59,31 @@ impl TierPlan {
         self.tiers.iter().all(|t| t.state != TierState::Up)
     }
 
-    /// The lowest tier number in the config (the "primary").
-    pub fn primary_tier(&self) -> Option<u32> {
+    /// The primary tier: the lowest tier number in the config. The plan lists every configured
+    /// tier in ascending order, so this is the one answer to "which tier is the primary".
+    pub fn primary(&self) -> Option<u32> {
         self.tiers.first().map(|t| t.tier)
     }
 
-    /// Gives the first tier above the primary `share` of all traffic (a failover rehearsal),
-    /// scaling the others down. Does nothing when that tier has no capacity.
-    pub fn rehearse(&mut self, share: f64) {
+    /// The standby tier: the first tier above the primary.
+    pub fn standby(&self) -> Option<u32> {
+        self.tiers.get(1).map(|t| t.tier)
+    }
+
+    /// The pool may take traffic under this plan: it is a member of its tier's serving pools
+    /// (`gradual`, or `failover_only` with every lower tier down, and some capacity left).
+    pub fn eligible(&self, pool: usize) -> bool {
+        self.tiers
+            .iter()
+            .any(|t| t.pools.iter().any(|&(i, _)| i == pool))
+    }
+
+    /// Gives `share` of all traffic to the first tier above the primary that has capacity (a
+    /// running drill), scaling the others down. Does nothing when no such tier exists or it
+    /// already carries more.
+    pub fn apply_drill(&mut self, share: f64) {
         let share = share.clamp(0.0, 1.0);
-        let primary = self.primary_tier();
+        let primary = self.primary();
         let Some(i) = self
             .tiers
             .iter()

@@ -1,33 +1,18 @@
 //! Unit tests of the tier planner (seeded RNG, hand-driven clock).
 
 use super::*;
-use crate::config::{BackendConf, PoolConf};
-use crate::pool::{LatencyWindow, PassiveFailure};
+use crate::latency::LatencyWindow;
+use crate::pool::PassiveFailure;
+use crate::testkit::{self, MS};
 use std::time::Duration;
 
-const MS: u64 = 1_000_000;
-
 fn pool(name: &str, tier: u32, spill: Spill, n: usize) -> Arc<Pool> {
-    let conf = PoolConf {
-        name: name.into(),
+    Arc::new(testkit::pool(
+        name,
         tier,
         spill,
-        connect_timeout: Duration::from_secs(1),
-        read_timeout: Duration::from_secs(1),
-        slow_start: Duration::ZERO,
-        health: None,
-        backends: (0..n)
-            .map(|i| BackendConf {
-                addr: format!("127.0.{tier}.{}:80", i + 1).parse().unwrap(),
-                weight: 1,
-            })
-            .collect(),
-    };
-    Arc::new(Pool::build(
-        conf,
-        crate::admission::limit_conf(&Default::default()),
-        None,
-        1,
+        &vec![1; n],
+        Duration::ZERO,
     ))
 }
 

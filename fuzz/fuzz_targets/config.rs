@@ -1,6 +1,6 @@
 //! Fuzz target `config`: arbitrary bytes, read as UTF-8, go through `Config::parse`.
 //!
-//! SPEC: "No input, from a client, a backend or a config file, makes the process panic." So
+//! The contract: no input, from a client, a backend or a config file, makes the process panic. So
 //! parsing must never panic, and its answer must keep its contract:
 //! * `Err`: at least one error, each at a 1-based position inside the text, on one line, and the
 //!   rendering is exactly one `PATH:LINE:COL: message` line per error.

@@ -6,7 +6,7 @@
 //! they answer 403, with a wrong or missing one 401.
 
 mod control;
-mod rehearsal;
+mod drill;
 mod status;
 
 use crate::app::App;
@@ -109,7 +109,7 @@ impl ServeHttp for Admin {
                 match p {
                     "/reload" => control::reload(app),
                     "/maintenance" => control::maintenance(app, &body),
-                    "/drill" => rehearsal::drill(app, &body),
+                    "/drill" => drill::drill(app, &body),
                     _ => control::drain(app, &body),
                 }
             }

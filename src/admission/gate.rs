@@ -11,8 +11,9 @@
 //! * Admission is one CAS; the queue lock is taken only when a request must wait or when
 //!   somebody is waiting.
 
-use super::limit::{GradientLimit, LimitConf, WindowStats};
+use super::limit::{GradientLimit, LimiterConf, WindowStats};
 use crate::config::Priority;
+use crate::lock::lock;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
 use std::sync::Mutex;
@@ -61,7 +62,7 @@ pub struct Gate {
 }
 
 impl Gate {
-    pub fn new(conf: &LimitConf) -> Self {
+    pub fn new(conf: &LimiterConf) -> Self {
         let ctrl = GradientLimit::new(conf);
         Self {
             inflight: AtomicU32::new(0),
@@ -92,7 +93,7 @@ impl Gate {
     }
 
     pub fn baseline_ns(&self) -> Option<f64> {
-        self.ctrl.lock().ok().and_then(|c| c.baseline_ns)
+        lock(&self.ctrl).baseline_ns
     }
 
     /// How many may be in flight for class `p` right now.
@@ -131,7 +132,7 @@ impl Gate {
             return Err(Refused::Full);
         }
         let mut rx = {
-            let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+            let mut lanes = lock(&self.lanes);
             if self.try_acquire(p) {
                 return Ok(());
             }
@@ -163,7 +164,7 @@ impl Gate {
 
     /// Hands the releasing slot to the oldest waiter of the highest class whose cap allows it.
     fn hand_over(&self) -> bool {
-        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lanes = lock(&self.lanes);
         let n = self.inflight.load(Acquire);
         for (i, p) in [Priority::Critical, Priority::Normal, Priority::Bulk]
             .into_iter()
@@ -185,7 +186,7 @@ impl Gate {
     /// Admits waiters while there is room (after the limit grew); called every tick.
     pub fn pump(&self) {
         while self.queued.load(Acquire) > 0 {
-            let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+            let mut lanes = lock(&self.lanes);
             let Some((i, p)) = [Priority::Critical, Priority::Normal, Priority::Bulk]
                 .into_iter()
                 .enumerate()
@@ -212,13 +213,13 @@ impl Gate {
     }
 
     /// One planning tick: feed the window to the controller and publish the new limit.
-    pub fn tick(&self, latency: &crate::pool::Drained, conf: &LimitConf) {
+    pub fn tick(&self, latency: &crate::latency::Drained, conf: &LimiterConf) {
         let stats = WindowStats {
             latency: latency.clone(),
             drops: self.drops.swap(0, Relaxed),
             peak_inflight: self.peak.swap(self.inflight(), Relaxed),
         };
-        let mut ctrl = self.ctrl.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ctrl = lock(&self.ctrl);
         ctrl.update(&stats, conf);
         self.limit_bits.store(ctrl.limit.to_bits(), Relaxed);
         self.congested.store(ctrl.congested, Relaxed);

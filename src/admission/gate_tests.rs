@@ -6,7 +6,7 @@ use std::time::Instant;
 
 fn gate(limit: f64) -> Arc<Gate> {
     // A cold gate is congested, so its caps are strict: 10 -> critical 10, normal 9, bulk 7.
-    Arc::new(Gate::new(&LimitConf {
+    Arc::new(Gate::new(&LimiterConf {
         initial: limit,
         min: 1.0,
         max: 1000.0,

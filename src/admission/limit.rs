@@ -2,7 +2,7 @@
 //! number.
 //!
 //! Ideas from Envoy's adaptive-concurrency filter and Netflix's concurrency-limits (Gradient2),
-//! with the fixes their issue trackers ask for (see `notes/overload.md`):
+//! with the fixes their issue trackers ask for (docs/design.md, "Admission: adaptive concurrency and priorities"):
 //! * **Baseline** = the 10th percentile of a window, tracked as a minimum. It may only rise
 //!   while the pool is app-limited (few requests in flight, so samples show the no-load
 //!   latency), never under sustained overload; after 5 updates stuck at the minimum limit it is
@@ -20,20 +20,32 @@
 //!   limit by 10 % and contributes no latency: fast failures never raise the limit.
 //! * Small windows (< 16 samples) are pooled until they say something.
 
-use crate::pool::Drained;
+use crate::config::AdmissionConf;
+use crate::latency::{Drained, MIN_SAMPLES};
 
-pub const MIN_SAMPLES: u64 = 16;
 /// Latency growth smaller than this is noise, not queueing (a 0.5 ms backend at 2 ms is idle).
 pub const SLACK_NS: f64 = 5e6;
 const STUCK_WINDOWS: u32 = 5;
 
-/// Tuning taken from `[admission]`.
+/// The limiter's tuning, taken from `[admission]` (not to be confused with `[limits]`, the
+/// request size and time limits).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LimitConf {
+pub struct LimiterConf {
     pub initial: f64,
     pub min: f64,
     pub max: f64,
     pub tolerance: f64,
+}
+
+impl From<&AdmissionConf> for LimiterConf {
+    fn from(c: &AdmissionConf) -> Self {
+        LimiterConf {
+            initial: c.initial_limit as f64,
+            min: c.min_limit as f64,
+            max: c.max_limit as f64,
+            tolerance: c.latency_tolerance,
+        }
+    }
 }
 
 /// What one window of traffic showed.
@@ -68,7 +80,7 @@ pub struct GradientLimit {
 }
 
 impl GradientLimit {
-    pub fn new(conf: &LimitConf) -> Self {
+    pub fn new(conf: &LimiterConf) -> Self {
         Self {
             limit: conf.initial.clamp(conf.min, conf.max),
             baseline_ns: None,
@@ -82,7 +94,7 @@ impl GradientLimit {
     }
 
     /// Folds one window in. Returns true when the window was evaluated.
-    pub fn update(&mut self, w: &WindowStats, conf: &LimitConf) -> bool {
+    pub fn update(&mut self, w: &WindowStats, conf: &LimiterConf) -> bool {
         let total = w.latency.total() + w.drops;
         if w.drops > 0 && w.drops * 20 >= total {
             self.limit = (self.limit * 0.9).max(conf.min);

@@ -2,13 +2,13 @@
 //! behind them, as a real one queues), on a simulated 1 ms clock.
 
 use super::*;
-use crate::pool::LatencyWindow;
+use crate::latency::LatencyWindow;
 use std::collections::VecDeque;
 
 const MS: u64 = 1_000_000;
 
-fn conf() -> LimitConf {
-    LimitConf {
+fn conf() -> LimiterConf {
+    LimiterConf {
         initial: 20.0,
         min: 4.0,
         max: 10_000.0,

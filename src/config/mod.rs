@@ -1,4 +1,5 @@
-//! Configuration: the TOML file of SPEC.md, parsed once into validated, typed values.
+//! Configuration: the TOML file of docs/configuration.md, parsed once into validated, typed
+//! values.
 //!
 //! The path is `text → raw (serde, spans kept) → validate → Config`. Parsing stops at the first
 //! syntax or type error (TOML cannot be resumed), but validation collects *every* semantic error
@@ -234,7 +235,7 @@ impl Default for AdmissionConf {
 }
 
 /// Standby readiness (firebreak extension, table `[standby]`): shadow traffic, the capacity
-/// probe, and failover rehearsals. Every key is optional.
+/// probe, and drills. Every key is optional.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StandbyConf {
     /// How often the standby's capacity is measured with a concurrency ramp (zero = never).
@@ -247,7 +248,7 @@ pub struct StandbyConf {
     pub shadow_max_inflight: u32,
     /// Mirrored requests per second at most.
     pub shadow_max_rps: u32,
-    /// A rehearsal aborts when the standby's error rate goes above this fraction...
+    /// A drill aborts when the standby's error rate goes above this fraction...
     pub drill_max_error_rate: f64,
     /// ...or its p99 latency above this.
     pub drill_max_p99: Duration,

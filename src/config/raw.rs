@@ -1,4 +1,5 @@
-//! The config file as written: serde types mirroring the TOML of SPEC.md, before validation.
+//! The config file as written: serde types mirroring the TOML of docs/configuration.md, before
+//! validation.
 //!
 //! Every table denies unknown keys, so a typo is an error at the key's position rather than a
 //! silently ignored setting. Almost every key is optional here and every value that validation

@@ -3,23 +3,23 @@
 //! TOML syntax and type errors stop at the first (the parser cannot resume), but every semantic
 //! check runs to the end and records its error at the offending value's position, so one
 //! `firebreak check` run lists everything to fix. Suspicious-but-valid settings become warnings.
-//! This file holds the entry point and the shared checking context ([`Ctx`]); the tables are
+//! This file holds the entry point and the shared checking context ([`Checker`]); the tables are
 //! checked in `validate/sections.rs` (small tables), `validate/pools.rs`, `validate/routes.rs`,
 //! `validate/admission.rs` and `validate/standby.rs`.
 
 mod admission;
+#[cfg(test)]
+mod admission_tests;
+#[cfg(test)]
+mod config_tests;
+#[cfg(test)]
+mod errors_tests;
 mod pools;
 mod routes;
 mod sections;
 mod standby;
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
-mod tests_admission;
-#[cfg(test)]
-mod tests_errors;
-#[cfg(test)]
-mod tests_standby;
+mod standby_tests;
 
 use super::raw::{RawConfig, Scalar, S};
 use super::units::{parse_bytes, parse_duration};
@@ -50,7 +50,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut cx = Ctx {
+    let mut cx = Checker {
         text,
         dir,
         errors: Vec::new(),
@@ -67,7 +67,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
     let admission = admission::admission(&mut cx, raw.admission.as_ref());
     let standby = standby::standby(&mut cx, raw.standby.as_ref(), raw.route.as_ref(), &pools);
 
-    let Ctx {
+    let Checker {
         mut errors,
         mut warnings,
         ..
@@ -96,7 +96,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
 }
 
 /// Collects errors and warnings with positions while the sections are checked.
-struct Ctx<'a> {
+struct Checker<'a> {
     text: &'a str,
     /// The config file's directory, for relative paths in it.
     dir: PathBuf,
@@ -104,7 +104,7 @@ struct Ctx<'a> {
     warnings: Vec<ConfigError>,
 }
 
-impl Ctx<'_> {
+impl Checker<'_> {
     /// An integer key within `range` as a `u32` (the default when absent).
     fn int_u32(
         &mut self,
@@ -175,7 +175,7 @@ impl Ctx<'_> {
             .ok()
     }
 
-    /// Like [`Ctx::duration`], and the result must be above zero.
+    /// Like [`Checker::duration`], and the result must be above zero.
     fn positive_duration(
         &mut self,
         v: Option<&S<Scalar>>,

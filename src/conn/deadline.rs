@@ -1,6 +1,7 @@
 //! The per-connection request-head deadline and keep-alive idle timeout: a stream wrapper, and
 //! the calls through which the proxy's hooks tell it where a request head starts and ends.
 
+use crate::respond::{render, Refusal};
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::raw_connect::ProxyDigest;
 use pingora::protocols::tls::{SslDigest, TlsRef};
@@ -22,7 +23,18 @@ const IDLE: u8 = 0;
 const READING_HEAD: u8 = 1;
 const IN_REQUEST: u8 = 2;
 
-const RESPONSE_408: &[u8] = b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: 76\r\nConnection: close\r\n\r\n{\"error\":\"request_timeout\",\"status\":408,\"message\":\"request head too slow\"}\n";
+/// The `408` for a head that took too long, rendered like every own answer (JSON: no request
+/// was parsed, so there is no `Accept` to negotiate by), with a request id of its own.
+fn response_408() -> Vec<u8> {
+    let id = crate::request_id::new_request_id();
+    render(
+        &Refusal::RequestTimeout,
+        None,
+        id.to_str().unwrap_or(""),
+        None,
+    )
+    .to_http1()
+}
 
 /// The session's client stream, when it is a guarded HTTP/1 connection.
 fn guarded(session: &ServerSession) -> Option<&DeadlineStream> {
@@ -66,6 +78,8 @@ pub struct DeadlineStream {
     armed: bool,
     /// The current idle wait ends here (set while the connection waits for a request).
     idle_until: Option<Instant>,
+    /// The `408` once the head deadline passed, and how much of it was written.
+    answer: Option<Vec<u8>>,
     told: usize,
     _slot: OwnedSemaphorePermit,
 }
@@ -94,6 +108,7 @@ impl DeadlineStream {
             armed: false,
             idle_until: None,
             told: 0,
+            answer: None,
             _slot: slot,
         }
     }
@@ -165,8 +180,9 @@ impl AsyncRead for DeadlineStream {
         if let (true, Some(sleep)) = (this.armed, this.sleep.as_mut()) {
             if sleep.as_mut().poll(cx).is_ready() {
                 // Best effort: tell the client why, then fail the read (Pingora closes).
-                while this.told < RESPONSE_408.len() {
-                    match Pin::new(&mut this.inner).poll_write(cx, &RESPONSE_408[this.told..]) {
+                let answer = this.answer.get_or_insert_with(response_408);
+                while this.told < answer.len() {
+                    match Pin::new(&mut this.inner).poll_write(cx, &answer[this.told..]) {
                         Poll::Ready(Ok(n)) if n > 0 => this.told += n,
                         _ => break,
                     }
@@ -273,5 +289,23 @@ impl GetSocketDigest for DeadlineStream {
 impl Peek for DeadlineStream {
     async fn try_peek(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
         self.inner.try_peek(buf).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_408_is_a_whole_answer_with_its_own_id() {
+        let a = String::from_utf8(super::response_408()).unwrap();
+        let (head, body) = a.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+            "{head}"
+        );
+        assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())));
+        assert!(head.contains("\r\nConnection: close"));
+        assert!(body.contains("\"request_timeout\""), "{body}");
+        let b = String::from_utf8(super::response_408()).unwrap();
+        assert_ne!(a, b, "each 408 carries its own request id");
     }
 }

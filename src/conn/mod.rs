@@ -1,6 +1,6 @@
 //! Client connections: a process-wide cap, and a deadline for reading each request head.
 //!
-//! Pingora has neither (notes/pingora.md §8: its header read timeout is per read, so a client
+//! Pingora has neither (its header read timeout applies to each read, not to the head, so a client
 //! trickling one byte a minute holds a connection forever — slowloris, pingora #447). We wrap
 //! its `HttpProxy` in our own `ServerApp`:
 //! * **Cap**: a connection beyond `limits.max_connections` waits, unread, until another closes.

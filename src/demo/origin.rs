@@ -2,6 +2,7 @@
 //! an optional per-request service time and a worker limit (excess requests queue, as on a
 //! real app server), so the demo can show failover, spill and shedding live.
 
+use crate::lock::lock;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -62,16 +63,14 @@ impl DemoOrigin {
             }
         });
         // Dropping the JoinSet (when the accept task is aborted) aborts every connection.
-        if let Ok(mut t) = self.task.lock() {
-            *t = Some(task);
-        }
+        *lock(&self.task) = Some(task);
         self.running.store(true, Relaxed);
         Ok(())
     }
 
     /// Stops listening and drops every connection, like a crashed process.
     pub fn kill(&self) {
-        if let Some(t) = self.task.lock().ok().and_then(|mut t| t.take()) {
+        if let Some(t) = lock(&self.task).take() {
             t.abort();
         }
         self.running.store(false, Relaxed);

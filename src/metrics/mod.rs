@@ -1,4 +1,5 @@
-//! Prometheus metrics: the SPEC's contract names plus what an SRE needs to see a failover.
+//! Prometheus metrics: the contract names of docs/operations.md plus what an SRE needs to see a
+//! failover.
 //!
 //! One registry per process (not the global default, so tests can run several). Request
 //! counters are updated in the proxy's `logging` phase; backend and tier gauges are refreshed by
@@ -15,12 +16,14 @@ mod refresh_tests;
 
 pub use handles::{label, Key, RequestHandles};
 
-use crate::reload::Snapshot;
+use crate::pool::Pool;
+use crate::tier::{TierPlan, TierState};
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 /// Latency buckets (seconds) from 1 ms to 60 s.
 const BUCKETS: &[f64] = &[
@@ -58,6 +61,9 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
+// Metric names, help texts and labels are constants, and each is registered once in a registry
+// of its own: an error here is a bug that every test meets at start, never a runtime input.
+#[allow(clippy::expect_used)]
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
     // Names are static and distinct: registration cannot fail.
     r.register(Box::new(c.clone()))
@@ -66,6 +72,7 @@ fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> 
 }
 
 impl Metrics {
+    #[allow(clippy::expect_used)] // constant definitions, see `reg`
     pub fn new() -> Self {
         let r = Registry::new();
         let counter = |name: &str, help: &str, labels: &[&str]| {
@@ -195,10 +202,18 @@ impl Metrics {
         m
     }
 
-    /// Refreshes the gauges from the live snapshot (called by the planner every tick).
-    pub fn refresh(&self, snap: &Snapshot, maintenance_on: bool, now_ns: u64) {
+    /// Refreshes the gauges from the live pools and tier plan of snapshot `version` (called
+    /// by the planner every tick).
+    pub fn refresh(
+        &self,
+        version: u64,
+        pools: &[Arc<Pool>],
+        tiers: &TierPlan,
+        maintenance_on: bool,
+        now_ns: u64,
+    ) {
         self.maintenance_active.set(maintenance_on as i64);
-        if self.published.swap(snap.version, Relaxed) != snap.version {
+        if self.published.swap(version, Relaxed) != version {
             // A new snapshot may have dropped pools, backends or tiers: rebuild the series.
             for g in [
                 &self.backend_up,
@@ -220,7 +235,7 @@ impl Metrics {
                 g.reset();
             }
         }
-        for pool in &snap.pools {
+        for pool in pools {
             let l = [pool.name()];
             self.pool_limit.with_label_values(&l).set(pool.gate.limit());
             self.pool_inflight
@@ -233,7 +248,7 @@ impl Metrics {
                 .with_label_values(&l)
                 .set(pool.gate.congested() as i64);
         }
-        for pool in &snap.pools {
+        for pool in pools {
             let plan = pool.plan();
             for (i, b) in pool.backends.iter().enumerate() {
                 let l = [pool.name(), b.label.as_str()];
@@ -252,14 +267,13 @@ impl Metrics {
                     .set(b.health.ejections_total() as i64);
             }
         }
-        let tiers = snap.tiers();
         for t in &tiers.tiers {
             let tier = t.tier.to_string();
             self.tier_share.with_label_values(&[&tier]).set(t.share);
             let state = match t.state {
-                crate::tier::TierState::Up => 0,
-                crate::tier::TierState::Degraded => 1,
-                crate::tier::TierState::Down => 2,
+                TierState::Up => 0,
+                TierState::Degraded => 1,
+                TierState::Down => 2,
             };
             self.tier_state.with_label_values(&[&tier]).set(state);
         }

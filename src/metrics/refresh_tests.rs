@@ -18,6 +18,10 @@ fn snapshot(backends: &[&str], version: u64, previous: Option<&Snapshot>) -> Sna
     Snapshot::build(config, previous, version, 0)
 }
 
+fn refresh(m: &Metrics, snap: &Snapshot) {
+    m.refresh(snap.version, &snap.pools, &snap.tiers(), false, 0);
+}
+
 fn text(m: &Metrics) -> String {
     String::from_utf8(m.encode()).unwrap()
 }
@@ -26,8 +30,8 @@ fn text(m: &Metrics) -> String {
 fn a_backend_removed_by_a_reload_leaves_the_gauges_and_the_rest_stay() {
     let m = Metrics::new();
     let v1 = snapshot(&["127.0.0.1:9001", "127.0.0.1:9002"], 1, None);
-    m.refresh(&v1, false, 0);
-    m.refresh(&v1, false, 0); // the next tick, same snapshot
+    refresh(&m, &v1);
+    refresh(&m, &v1); // the next tick, same snapshot
     let t = text(&m);
     for b in ["127.0.0.1:9001", "127.0.0.1:9002"] {
         assert_eq!(
@@ -39,7 +43,7 @@ fn a_backend_removed_by_a_reload_leaves_the_gauges_and_the_rest_stay() {
     }
 
     let v2 = snapshot(&["127.0.0.1:9001"], 2, Some(&v1));
-    m.refresh(&v2, true, 0);
+    m.refresh(v2.version, &v2.pools, &v2.tiers(), true, 0);
     let t = text(&m);
     assert!(
         t.contains("firebreak_backend_up{backend=\"127.0.0.1:9001\""),

@@ -2,13 +2,14 @@
 //!
 //! The idea is Finagle's and tower's (`tower::load::PeakEwma`): an exponentially weighted moving
 //! average of response times that jumps *up* to a new peak at once and decays *down* slowly, so
-//! a backend that just got slow is avoided immediately and is trusted again only gradually.
-//! The cost used for selection multiplies the estimate by the outstanding requests + 1, which
-//! makes a busy backend look as expensive as a slow one.
+//! a backend that just got slow shows at once and is trusted again only gradually. firebreak
+//! shows the peak estimate (`/status`, `firebreak_backend_latency_seconds`); it does not choose
+//! backends by it.
 //!
 //! Beside the peak estimate it keeps a plain (symmetric) EWMA with a longer time constant: the
-//! planner's speed factor uses that one, so a single scheduling hiccup on a sub-millisecond
-//! backend does not cut its share for seconds, while sustained slowness still does.
+//! planner's speed factor, which lowers a slow backend's effective weight, uses that one, so a
+//! single scheduling hiccup on a sub-millisecond backend does not cut its share for seconds,
+//! while sustained slowness still does.
 //!
 //! Time is passed in (`now_ns`), never read here, so the decay is unit-testable.
 
@@ -22,7 +23,9 @@ pub const SMOOTH_TAU_NS: f64 = 5_000_000_000.0;
 /// Weight of one sample in the smooth estimate when samples arrive back to back.
 const SMOOTH_MIN_WEIGHT: f64 = 0.05;
 
-/// The estimate a backend starts with before any sample (assume "fast", like tower's default).
+/// The estimate a backend starts with before any sample: 1 ms, i.e. assume it is fast, so a
+/// new backend is not held back by a guess (tower's `PeakEwma` has no default: its caller
+/// chooses this value).
 pub const DEFAULT_RTT_NS: f64 = 1_000_000.0;
 
 /// A peak-EWMA of round-trip times in nanoseconds.

@@ -12,19 +12,19 @@ mod ewma;
 mod plan;
 pub mod select;
 mod state;
-mod window;
 
 pub use alias::AliasTable;
 pub use backend::{Backend, InflightGuard};
 pub use ewma::PeakEwma;
 pub use plan::{LatencyTrack, PoolPlan, SLOW_WINDOWS};
 pub use state::{HealthState, PassiveFailure, RAMP_FLOOR};
-pub use window::{Drained, LatencyWindow};
 
 use crate::admission::gate::Gate;
-use crate::admission::limit::LimitConf;
+use crate::admission::limit::LimiterConf;
 use crate::clock::ns;
 use crate::config::PoolConf;
+use crate::latency::{Drained, LatencyWindow};
+use crate::lock::lock;
 use arc_swap::ArcSwap;
 use std::sync::{Arc, Mutex};
 
@@ -39,7 +39,7 @@ pub struct Pool {
     track: Mutex<LatencyTrack>,
     /// Admission: the adaptive concurrency limit of this pool.
     pub gate: Arc<Gate>,
-    limit: LimitConf,
+    limit: LimiterConf,
     /// Requests answered through this pool, and those that failed (5xx or no answer).
     pub requests: Arc<std::sync::atomic::AtomicU64>,
     pub errors: Arc<std::sync::atomic::AtomicU64>,
@@ -48,7 +48,7 @@ pub struct Pool {
 impl Pool {
     /// Builds a pool, reusing backends from `previous` (same pool name, same address).
     /// Its admission gate, latency window and latency memory carry over the same way.
-    pub fn build(conf: PoolConf, limit: LimitConf, previous: Option<&Pool>, now_ns: u64) -> Pool {
+    pub fn build(conf: PoolConf, limit: LimiterConf, previous: Option<&Pool>, now_ns: u64) -> Pool {
         let active = conf.health.is_some();
         let serving_before = previous.is_some_and(|p| p.backends.iter().any(|b| b.health.is_up()));
         let backends: Vec<Arc<Backend>> = conf
@@ -72,9 +72,7 @@ impl Pool {
                 }
             })
             .collect();
-        let track = previous
-            .map(|p| p.track.lock().map(|t| t.clone()).unwrap_or_default())
-            .unwrap_or_default();
+        let track = previous.map(|p| lock(&p.track).clone()).unwrap_or_default();
         let pool = Pool {
             conf,
             backends,
@@ -116,10 +114,7 @@ impl Pool {
     /// Recomputes the plan. `window` is the drained latency window when a tick ended one
     /// (None for a health-flip replan, which keeps latency as it was).
     pub fn replan(&self, now_ns: u64, window: Option<&Drained>) {
-        let mut track = match self.track.lock() {
-            Ok(t) => t,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut track = lock(&self.track);
         let plan = plan::plan_pool(
             &self.backends,
             ns(self.conf.slow_start),

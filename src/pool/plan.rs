@@ -13,11 +13,10 @@
 //!   Quiet windows are pooled until they hold [`MIN_SAMPLES`] samples (at most
 //!   [`MAX_POOLING_NS`] worth), so a slow, lightly loaded pool is still measured.
 
-use super::{AliasTable, Backend, Drained};
+use super::{AliasTable, Backend};
+use crate::latency::{Drained, MIN_SAMPLES};
 use std::sync::Arc;
 
-/// Fewer samples than this in a window say nothing about latency.
-pub const MIN_SAMPLES: u64 = 16;
 /// Consecutive slow windows before the factor falls (a single slow window is noise).
 pub const SLOW_WINDOWS: u32 = 3;
 /// Samples older than this that never reached `MIN_SAMPLES` are dropped.
@@ -197,8 +196,8 @@ pub(super) fn update_latency(track: &mut LatencyTrack, window: &Drained, now_ns:
 
 #[cfg(test)]
 mod tests {
-    use super::super::LatencyWindow;
     use super::*;
+    use crate::latency::LatencyWindow;
     const MS: u64 = 1_000_000;
 
     fn window(p50_ms: u64, n: u64) -> Drained {

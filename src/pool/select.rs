@@ -4,11 +4,12 @@
 //! in-flight load per unit of weight wins; on a tie the first draw wins. This keeps both
 //! properties operators expect:
 //! * equally fast, idle backends split exactly by weight (3:1 → 75/25), because ties fall to a
-//!   weighted draw — unlike plain P2C on cost ÷ weight, which with two backends always picks the
-//!   heavier one (see the test `plain_p2c_would_not_split_by_weight`);
+//!   weighted draw — unlike plain P2C on cost ÷ weight, where two idle candidates tie on cost and
+//!   two distinct uniform draws of two backends give each half, whatever the weights;
 //! * a backend whose latency grows gets less twice over: the planner lowers its effective weight
-//!   from its peak-EWMA (Finagle/tower's `PeakEwma`), and its in-flight count grows, so it loses
-//!   the comparison (Mitzenmacher's power of two choices).
+//!   by its speed factor (its smooth latency EWMA against the fastest peer's, see `plan`), and
+//!   its in-flight count grows, so it loses the comparison (Mitzenmacher's power of two
+//!   choices).
 //!
 //! Candidates that became unavailable since the last plan (passive ejection) or that this
 //! request already tried are redrawn a few times, then found by a scan (rare, O(n)).
@@ -59,35 +60,12 @@ fn scan(n: usize, rng: &mut fastrand::Rng, ok: impl Fn(usize) -> bool) -> Option
 mod tests {
     use super::super::Pool;
     use super::*;
-    use crate::config::{BackendConf, PoolConf, Spill};
+    use crate::config::Spill;
+    use crate::testkit::{self, MS};
     use std::time::Duration;
 
-    const MS: u64 = 1_000_000;
-
     fn pool(weights: &[u32]) -> Pool {
-        let conf = PoolConf {
-            name: "p".into(),
-            tier: 0,
-            spill: Spill::Gradual,
-            connect_timeout: Duration::from_secs(1),
-            read_timeout: Duration::from_secs(1),
-            slow_start: Duration::from_secs(10),
-            health: None,
-            backends: weights
-                .iter()
-                .enumerate()
-                .map(|(i, &w)| BackendConf {
-                    addr: format!("127.0.0.1:{}", 1000 + i).parse().unwrap(),
-                    weight: w,
-                })
-                .collect(),
-        };
-        Pool::build(
-            conf,
-            crate::admission::limit_conf(&Default::default()),
-            None,
-            1,
-        )
+        testkit::pool("p", 0, Spill::Gradual, weights, Duration::from_secs(10))
     }
 
     fn counts(p: &Pool, n: usize, seed: u64, now: u64) -> Vec<usize> {
@@ -106,24 +84,6 @@ mod tests {
         let c = counts(&p, 40_000, 1, 2);
         let share = c[0] as f64 / 40_000.0;
         assert!((share - 0.75).abs() < 0.01, "{share}");
-    }
-
-    #[test]
-    fn plain_p2c_would_not_split_by_weight() {
-        // The naive rule: two distinct uniform candidates, lower (inflight+1)/weight wins.
-        let w = [3.0, 1.0];
-        let mut rng = fastrand::Rng::with_seed(3);
-        let mut heavy = 0;
-        for _ in 0..10_000 {
-            let a = rng.usize(..2);
-            let b = 1 - a;
-            let pick = if 1.0 / w[b] < 1.0 / w[a] { b } else { a };
-            heavy += (pick == 0) as usize;
-        }
-        assert_eq!(
-            heavy, 10_000,
-            "naive P2C always picks the heavy backend when idle"
-        );
     }
 
     #[test]

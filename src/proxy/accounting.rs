@@ -76,7 +76,7 @@ pub fn finish(app: &App, session: &Session, e: Option<&Error>, ctx: &mut Ctx) {
     }
     let shed_reason = match &ctx.refusal {
         Some(Refusal::Shed { reason, .. }) | Some(Refusal::Maintenance { reason, .. }) => {
-            Some(*reason)
+            Some(reason.as_str())
         }
         _ => None,
     };

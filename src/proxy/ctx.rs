@@ -5,41 +5,9 @@ use crate::app::RequestGuard;
 use crate::config::Priority;
 use crate::pool::{Backend, InflightGuard};
 use crate::reload::Snapshot;
+use crate::request_id::RequestId;
 use crate::respond::Refusal;
-use http::HeaderValue;
 use std::sync::Arc;
-
-/// The request's id, kept as the header value it is sent as: one buffer, shared by the
-/// upstream and the downstream `X-Request-Id` (a client-given id shares the request's own).
-#[derive(Debug, Clone)]
-pub struct RequestId(HeaderValue);
-
-impl RequestId {
-    /// Only ids made of visible ASCII reach here (the request phase checks or makes them).
-    pub fn new(value: HeaderValue) -> Self {
-        Self(value)
-    }
-
-    pub fn as_str(&self) -> &str {
-        self.0.to_str().unwrap_or("")
-    }
-
-    pub fn header(&self) -> HeaderValue {
-        self.0.clone()
-    }
-}
-
-impl Default for RequestId {
-    fn default() -> Self {
-        Self(HeaderValue::from_static(""))
-    }
-}
-
-impl std::fmt::Display for RequestId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 #[derive(Debug, Default)]
 pub struct Ctx {

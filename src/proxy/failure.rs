@@ -2,12 +2,13 @@
 //!
 //! Pingora calls `fail_to_connect` / `error_while_proxy` for every failed attempt and lets the
 //! returned error's retry flag decide whether `upstream_peer` runs again. We always set the
-//! flag explicitly (leaving `ReusedOnly` makes Pingora panic, see notes/pingora.md §3).
+//! flag explicitly: Pingora 0.9 panics on an error whose retry flag is left `ReusedOnly` when it
+//! decides whether to retry (`RetryType::retry` in `pingora-error`).
 //! Exchange failures are retried only for safe methods (GET, HEAD, OPTIONS, TRACE) or requests
 //! carrying an `Idempotency-Key`: a request that may have reached a backend is never sent twice
 //! unless the client said that is harmless.
 
-use super::{send_refusal, Ctx};
+use super::{refuse, Ctx};
 use crate::app::App;
 use crate::clock::now_ns;
 use crate::pool::PassiveFailure;
@@ -148,7 +149,7 @@ pub async fn answer(app: &App, session: &mut Session, e: &Error, ctx: &mut Ctx) 
     if session.response_written().is_none() {
         // The client never sees a half-written error page: if sending fails, the connection
         // is closed by Pingora anyway.
-        let _ = send_refusal(app, session, ctx, refusal).await;
+        let _ = refuse::send(app, session, ctx, refusal).await;
     } else {
         ctx.refusal = Some(refusal);
     }

@@ -88,18 +88,11 @@ fn has_content_length(head: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
     use std::time::Duration;
 
-    /// A POST head with these header lines (shared with `request`'s tests).
-    pub(in crate::proxy) fn req(lines: &[(&str, &str)]) -> RequestHeader {
-        let mut r = RequestHeader::build("POST", b"/x", None).unwrap();
-        for (k, v) in lines {
-            r.append_header(k.to_string(), *v).unwrap();
-        }
-        r
-    }
+    use crate::testkit::request_head as req;
 
     fn limits(max_header_bytes: usize, max_body_bytes: u64) -> LimitsConf {
         LimitsConf {

@@ -1,25 +1,27 @@
-//! The only `ProxyHttp` implementation. Each Pingora phase delegates to one concern:
-//! request checks and routing ([`request`]), backend choice ([`upstream`]), failures and
-//! retries ([`failure`]), and accounting ([`accounting`]). Own answers go through
-//! [`crate::respond`] via [`send_refusal`].
+//! The only `ProxyHttp` implementation. Each Pingora phase delegates to one step of the
+//! request path, and reads top to bottom:
 //!
-//! Request path: route → maintenance → admission → pool selection → upstream → metrics in
-//! `logging`.
+//! route ([`request`]: checks, route, maintenance, placement's draw) → admission ([`admit`])
+//! → upstream ([`upstream`]: placement's attempt order, the backend pick) → failures and
+//! retries ([`failure`]) → accounting ([`accounting`], in `logging`).
+//!
+//! Which tier and pool serve a request is decided by [`crate::placement`] alone; every own
+//! answer is mapped and written by [`refuse`], through [`crate::respond`].
 
 mod accounting;
 mod admit;
 mod ctx;
 mod failure;
 mod hygiene;
+mod refuse;
 mod request;
 mod upstream;
 
 pub use ctx::Ctx;
-pub use request::new_request_id;
 
 use crate::app::App;
 use crate::clock::now_ns;
-use crate::respond::{render, Refusal};
+use crate::respond::Refusal;
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
@@ -41,38 +43,6 @@ impl Proxy {
     pub fn new(app: Arc<App>) -> Self {
         Self { app }
     }
-}
-
-/// Writes a refusal in the client's negotiated form and records it in the context.
-/// Maintenance and shedding answers use the operator's page template when there is one.
-pub async fn send_refusal(
-    app: &App,
-    session: &mut Session,
-    ctx: &mut Ctx,
-    refusal: Refusal,
-) -> Result<()> {
-    let maintenance = app.maintenance.get();
-    let template = match &refusal {
-        Refusal::Maintenance { .. } | Refusal::Shed { .. } => maintenance.page.as_deref(),
-        _ => None,
-    };
-    // Read here rather than kept per request: only a refusal needs it.
-    let accept = session
-        .req_header()
-        .headers
-        .get(http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok());
-    let ans = render(&refusal, accept, ctx.request_id.as_str(), template);
-    let mut h = ResponseHeader::build(ans.status, Some(ans.headers.len()))?;
-    for (k, v) in &ans.headers {
-        h.insert_header(*k, v.as_str())?;
-    }
-    if refusal.closes_connection() {
-        session.set_keepalive(None);
-    }
-    ctx.refusal = Some(refusal);
-    session.write_response_header(Box::new(h), false).await?;
-    session.write_response_body(Some(ans.body), true).await
 }
 
 #[async_trait]
@@ -110,16 +80,16 @@ impl ProxyHttp for Proxy {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
-        let refusal = match request::admit(&self.app, session, ctx) {
-            Some(r) => Some(r),
-            None => admit::admission(&self.app, session, ctx).await,
+        let admitted = match request::route(&self.app, session, ctx) {
+            Ok(routed) => admit::admit(&self.app, session, ctx, routed).await,
+            Err(refusal) => Err(refusal),
         };
-        match refusal {
-            None => Ok(false),
-            Some(refusal) => {
+        match admitted {
+            Ok(()) => Ok(false),
+            Err(refusal) => {
                 // Boxed: the answer's future is ~1 KB, and inline it would be part of (and
                 // copied with) every request's `request_filter` future, refused or not.
-                Box::pin(send_refusal(&self.app, session, ctx, refusal)).await?;
+                Box::pin(refuse::send(&self.app, session, ctx, refusal)).await?;
                 Ok(true)
             }
         }

@@ -1,23 +1,34 @@
-//! The request phase: identity, hygiene checks, limits, routing, maintenance, tier choice.
+//! The route step: identity, hygiene checks, limits, routing, maintenance, the draw.
 //!
-//! Everything that can refuse a request before it touches a backend happens here, in the
-//! order of the request path: bad input → route → maintenance → (admission) → first pool.
+//! Everything that can refuse a request before admission happens here, in the
+//! order of the request path: bad input → route → maintenance → the pool placement draws.
 
-use super::ctx::RequestId;
-use super::{hygiene, Ctx};
+use super::{hygiene, refuse, Ctx};
 use crate::app::App;
-use crate::respond::Refusal;
+use crate::config::Priority;
+use crate::placement::Placement;
+use crate::reload::Snapshot;
+use crate::request_id::RequestId;
+use crate::respond::{Reason, Refusal};
 use http::header::{HeaderValue, HOST};
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
 use pingora::proxy::Session;
+use std::sync::Arc;
 
-const MAX_REQUEST_ID: usize = 128;
+/// What the route step hands to admission: the request's snapshot, route, priority and the
+/// pool placement drew for it.
+pub struct Routed {
+    pub snap: Arc<Snapshot>,
+    pub route: usize,
+    pub priority: Priority,
+    pub pool: usize,
+}
 
-/// Runs the request-phase checks. `Some(refusal)` means answer it now.
-pub fn admit(app: &App, session: &mut Session, ctx: &mut Ctx) -> Option<Refusal> {
+/// The request-phase checks, routing, maintenance and the draw. `Err` means answer it now.
+pub fn route(app: &App, session: &mut Session, ctx: &mut Ctx) -> Result<Routed, Refusal> {
     let req = session.req_header();
-    ctx.request_id = request_id(req);
+    ctx.request_id = RequestId::from_client(req);
     let snap = app.store.load();
     ctx.snap = Some(snap.clone());
     // The request began when its context was made, a moment ago: one clock read serves both.
@@ -31,7 +42,7 @@ pub fn admit(app: &App, session: &mut Session, ctx: &mut Ctx) -> Option<Refusal>
         .as_http1()
         .map(|h1| h1.get_headers_raw_bytes());
     if let Some(r) = hygiene::check(req, raw.as_deref(), limits) {
-        return Some(r);
+        return Err(r);
     }
     let host = req
         .headers
@@ -39,60 +50,23 @@ pub fn admit(app: &App, session: &mut Session, ctx: &mut Ctx) -> Option<Refusal>
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri.authority().map(|a| a.as_str()));
     let Some(route) = snap.routes.find(host, req.uri.path()) else {
-        return Some(Refusal::NoRoute);
+        return Err(Refusal::NoRoute);
     };
     ctx.route = Some((route.index, route.priority));
+    let (index, priority) = (route.index, route.priority);
 
-    let m = app.maintenance.get();
-    if m.enabled {
-        return Some(Refusal::Maintenance {
-            reason: "maintenance",
-            message: m.message.clone(),
-            retry_after: m.retry_after,
-        });
+    if app.maintenance.get().enabled {
+        return Err(refuse::refusal(app, &snap, Reason::Maintenance));
     }
-    let tiers = snap.tiers();
-    let mut rng = fastrand::Rng::new();
-    let Some(pool) = tiers.draw(&mut rng) else {
-        return Some(Refusal::Maintenance {
-            reason: "no_tier_can_serve",
-            message: m.message.clone(),
-            retry_after: m.retry_after,
-        });
-    };
+    let drawn = Placement::new(&snap).draw(&mut fastrand::Rng::new());
+    let pool = drawn.map_err(|reason| refuse::refusal(app, &snap, reason))?;
     ctx.first_pool = Some(pool);
-    None
-}
-
-/// Uses the client's `X-Request-Id` when it is sane (sharing its bytes), else makes a new one.
-fn request_id(req: &RequestHeader) -> RequestId {
-    let given = req.headers.get(&X_REQUEST_ID).filter(|v| {
-        let s = v.as_bytes();
-        !s.is_empty()
-            && s.len() <= MAX_REQUEST_ID
-            && s.iter()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
-    });
-    RequestId::new(match given {
-        Some(v) => v.clone(),
-        None => new_request_id(),
+    Ok(Routed {
+        snap,
+        route: index,
+        priority,
+        pool,
     })
-}
-
-/// 32 random hex digits, without the formatting machinery (it is on every request). Public
-/// for `examples/pingora_bare.rs`, which makes its ids the same way.
-pub fn new_request_id() -> HeaderValue {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(32);
-    for mut word in [fastrand::u64(..), fastrand::u64(..)] {
-        for _ in 0..16 {
-            out.push(HEX[(word & 0xf) as usize]);
-            word >>= 4;
-        }
-    }
-    // Hex digits are always a valid value; the fallback only keeps this free of panics.
-    HeaderValue::from_maybe_shared(bytes::Bytes::from(out))
-        .unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
 /// Counts request body bytes; past the limit the request fails with 413.
@@ -145,7 +119,6 @@ pub fn forward_headers(session: &Session, req: &mut RequestHeader, ctx: &Ctx) ->
 
 // Lookups by a prepared name: a `&str` name is parsed again on every lookup.
 static X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
-static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 /// Appends an IP address; IPv4 by hand (the common case, on every request), IPv6 via `fmt`.
 fn push_ip(out: &mut String, ip: std::net::IpAddr) {
@@ -173,7 +146,6 @@ fn push_ip(out: &mut String, ip: std::net::IpAddr) {
 
 #[cfg(test)]
 mod tests {
-    use super::hygiene::tests::req;
     use super::*;
 
     #[test]
@@ -191,30 +163,5 @@ mod tests {
             push_ip(&mut s, ip);
             assert_eq!(s, ip.to_string());
         }
-    }
-
-    #[test]
-    fn request_ids_are_kept_when_sane_and_made_otherwise() {
-        assert_eq!(
-            request_id(&req(&[("x-request-id", "abc-1")])).as_str(),
-            "abc-1"
-        );
-        let made = request_id(&req(&[("x-request-id", "bad id<script>")]));
-        assert_eq!(made.as_str().len(), 32);
-        assert!(made.as_str().bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_ne!(made.as_str(), request_id(&req(&[])).as_str());
-        // Too long, empty, and non-ASCII ids are replaced too.
-        let long = "a".repeat(MAX_REQUEST_ID + 1);
-        for bad in [long.as_str(), "", "id-é"] {
-            let id = request_id(&req(&[("x-request-id", bad)]));
-            assert_eq!(id.as_str().len(), 32, "{bad:?}");
-        }
-        let at_limit = "a".repeat(MAX_REQUEST_ID);
-        assert_eq!(
-            request_id(&req(&[("x-request-id", at_limit.as_str())])).as_str(),
-            at_limit
-        );
-        // The id goes out as the same header value both ways.
-        assert_eq!(made.header().as_bytes(), made.as_str().as_bytes());
     }
 }

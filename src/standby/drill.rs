@@ -1,9 +1,9 @@
-//! Failover rehearsal: shift a growing share of live traffic to the standby for a bounded time,
+//! Drill: shift a growing share of live traffic to the standby for a bounded time,
 //! and abort at once when the standby breaks its SLO.
 //!
 //! Pure state machine, driven by the planner's tick with what the standby did in that window.
 //! While a drill runs, the tier planner gives the standby `share()` of all traffic; requests the
-//! standby cannot admit fall back to the primary (a rehearsal never sheds a customer) and count
+//! standby cannot admit fall back to the primary (a drill never sheds a customer) and count
 //! as errors for the SLO. The report stays in `/status` after the drill ends.
 
 use serde::Serialize;

@@ -3,9 +3,11 @@
 //! Little's law says throughput X = concurrency / latency. Driving the standby at rising
 //! concurrency c = 1, 2, 4, … shows X(c) growing while workers are free, then flattening once
 //! requests queue, while latency R(c) starts to climb. The sustainable capacity is the best
-//! throughput seen at a level whose latency is still within `tolerance` × the no-load latency
-//! (the same criterion the adaptive limiter uses for "not congested"); the ramp stops at the
-//! first level past it, so the standby is never pushed far into overload.
+//! throughput seen at a level whose latency is still within `tolerance` × the no-load latency;
+//! the ramp stops at the first level past it, so the standby is never pushed far into overload.
+//! `tolerance` is `admission.latency_tolerance`, the factor by which the adaptive limiter lets
+//! latency exceed its baseline before it calls a pool congested: the estimate and the limiter
+//! agree on where "sustainable" ends.
 
 /// One ramp level's measurement.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,24 +21,21 @@ pub struct Level {
     pub errors: u32,
 }
 
-/// Latency growth past which a level counts as overloaded.
-pub const TOLERANCE: f64 = 1.5;
-
 /// Should the ramp continue after `levels`? (False once latency or errors show overload.)
-pub fn keep_ramping(levels: &[Level]) -> bool {
+pub fn keep_ramping(levels: &[Level], tolerance: f64) -> bool {
     let (Some(first), Some(last)) = (levels.first(), levels.last()) else {
         return true;
     };
-    last.errors == 0 && last.p50 <= TOLERANCE * first.p50
+    last.errors == 0 && last.p50 <= tolerance * first.p50
 }
 
 /// Sustainable requests per second, or None without a clean measurement.
-pub fn capacity(levels: &[Level]) -> Option<f64> {
+pub fn capacity(levels: &[Level], tolerance: f64) -> Option<f64> {
     let base = levels.first()?.p50;
     if !(base.is_finite() && base > 0.0) {
         return None;
     }
-    let ok = |l: &&Level| l.errors == 0 && l.p50 <= TOLERANCE * base && l.throughput.is_finite();
+    let ok = |l: &&Level| l.errors == 0 && l.p50 <= tolerance * base && l.throughput.is_finite();
     let best_ok = levels
         .iter()
         .filter(ok)
@@ -60,6 +59,9 @@ pub fn capacity(levels: &[Level]) -> Option<f64> {
 mod tests {
     use super::*;
 
+    /// `admission.latency_tolerance`'s default.
+    const TOL: f64 = 1.5;
+
     /// A simulated app server: `workers` × `service` seconds, measured at concurrency c.
     fn level(workers: u32, service: f64, c: u32) -> Level {
         let busy = c.min(workers) as f64;
@@ -76,7 +78,7 @@ mod tests {
     fn ramp(workers: u32, service: f64) -> Vec<Level> {
         let mut levels = vec![];
         let mut c = 1;
-        while c <= 64 && keep_ramping(&levels) {
+        while c <= 64 && keep_ramping(&levels, TOL) {
             levels.push(level(workers, service, c));
             c *= 2;
         }
@@ -86,7 +88,7 @@ mod tests {
     #[test]
     fn two_workers_at_20ms_is_100_per_second() {
         let levels = ramp(2, 0.020);
-        let est = capacity(&levels).unwrap();
+        let est = capacity(&levels, TOL).unwrap();
         assert!((est - 100.0).abs() / 100.0 <= 0.25, "{est}");
         assert!(
             levels.len() <= 3,
@@ -96,23 +98,23 @@ mod tests {
 
     #[test]
     fn a_bigger_standby_is_measured_as_bigger() {
-        let est = capacity(&ramp(12, 0.010)).unwrap();
+        let est = capacity(&ramp(12, 0.010), TOL).unwrap();
         assert!((est - 1200.0).abs() / 1200.0 <= 0.25, "{est}");
     }
 
     #[test]
     fn errors_and_empty_ramps_give_nothing_or_stop() {
-        assert_eq!(capacity(&[]), None);
+        assert_eq!(capacity(&[], TOL), None);
         let mut bad = level(2, 0.02, 1);
         bad.errors = 3;
-        assert_eq!(capacity(&[bad]), None);
-        assert!(!keep_ramping(&[level(2, 0.02, 1), bad]));
+        assert_eq!(capacity(&[bad], TOL), None);
+        assert!(!keep_ramping(&[level(2, 0.02, 1), bad], TOL));
         let zero = Level {
             concurrency: 1,
             throughput: 0.0,
             p50: 0.0,
             errors: 0,
         };
-        assert_eq!(capacity(&[zero]), None);
+        assert_eq!(capacity(&[zero], TOL), None);
     }
 }

@@ -8,7 +8,7 @@
 //!   real traffic, a short concurrency ramp measures the throughput it sustains before latency
 //!   degrades. Exported as `firebreak_standby_capacity_rps`, and divided by the primary tier's
 //!   recent peak load as `firebreak_standby_capacity_ratio` (below 1: the standby is too weak).
-//! * **Rehearsal** ([`drill`]): `POST /drill` moves a growing share of live traffic to the
+//! * **Drill** ([`drill`]): `POST /drill` moves a growing share of live traffic to the
 //!   standby for a bounded time and aborts at once when it breaks its SLO.
 
 pub mod drill;
@@ -18,7 +18,8 @@ pub mod shadow;
 
 pub use probe::run_probes;
 
-use crate::pool::Drained;
+use crate::latency::Drained;
+use crate::lock::lock;
 use crate::reload::Snapshot;
 use drill::{Drill, Window};
 use serde::Serialize;
@@ -73,19 +74,9 @@ pub struct Standby {
 /// After real traffic on the standby, the probe waits this long (it must never compete).
 const QUIET_NS: u64 = 30_000_000_000;
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The pools of the first tier above the primary (the standby tier).
+/// The pools of the standby tier (the first tier above the primary).
 pub fn standby_pools(snap: &Snapshot) -> Vec<usize> {
-    let primary = snap.pools.iter().map(|p| p.tier()).min();
-    let tier = snap
-        .pools
-        .iter()
-        .map(|p| p.tier())
-        .filter(|t| Some(*t) != primary)
-        .min();
+    let tier = snap.tiers().standby();
     (0..snap.pools.len())
         .filter(|&i| Some(snap.pools[i].tier()) == tier)
         .collect()
@@ -193,7 +184,7 @@ impl Standby {
         }
     }
 
-    /// Starts a rehearsal (replacing none: one at a time).
+    /// Starts a drill (replacing none: one at a time).
     pub fn start_drill(&self, d: Drill) -> Result<(), &'static str> {
         let mut cur = lock(&self.drill);
         if cur
@@ -218,13 +209,13 @@ impl Standby {
         lock(&self.drill).clone()
     }
 
-    /// The share of traffic a running rehearsal sends to the standby.
+    /// The share of traffic a running drill sends to the standby.
     pub fn drill_share(&self) -> f64 {
         lock(&self.drill).as_ref().map_or(0.0, |d| d.share())
     }
 
-    /// One planning tick: primary load, rehearsal SLO. `windows` are the pools' drained
-    /// latency windows of this tick. Returns true when a rehearsal just ended.
+    /// One planning tick: primary load, drill SLO. `windows` are the pools' drained
+    /// latency windows of this tick. Returns true when a drill just ended.
     pub fn tick(&self, snap: &Snapshot, windows: &[Drained], now_ns: u64) -> bool {
         let primary = snap.pools.iter().map(|p| p.tier()).min();
         let total: u64 = snap
@@ -280,7 +271,7 @@ impl Standby {
         };
         let ended = d.observe(w, now_ns);
         if ended {
-            tracing::warn!(state = ?d.state, share_reached = d.share_reached, reason = ?d.abort_reason, "failover rehearsal ended");
+            tracing::warn!(state = ?d.state, share_reached = d.share_reached, reason = ?d.abort_reason, "drill ended");
         }
         ended
     }

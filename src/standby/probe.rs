@@ -1,36 +1,37 @@
 //! The capacity probe loop: every `probe_interval`, while the standby has carried no real
-//! traffic for 30 s and no rehearsal runs, ramp concurrency against one standby backend with recently mirrored
+//! traffic for 30 s and no drill runs, ramp concurrency against one standby backend with recently mirrored
 //! paths (or `/`), and scale the result by the number of healthy standby backends.
 
 use super::estimate::capacity;
 use super::shadow::ramp;
-use super::{standby_pools, Estimate};
-use crate::app::App;
-use crate::clock::now_ns;
+use super::{standby_pools, Estimate, Standby};
+use crate::clock::{now_ns, unix_now};
+use crate::reload::Snapshot;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The first probe runs this soon after start (or after `probe_interval` if shorter).
 const FIRST_PROBE: Duration = Duration::from_secs(3);
 
-/// Runs probes until the task is dropped.
-pub async fn run_probes(app: Arc<App>) {
-    let mut wait = FIRST_PROBE.min(app.store.peek().config.standby.probe_interval);
+/// Runs probes until the task is dropped. `current` gives the snapshot serving now.
+pub async fn run_probes(standby: Arc<Standby>, current: impl Fn() -> Arc<Snapshot>) {
+    let mut wait = FIRST_PROBE.min(current().config.standby.probe_interval);
     loop {
         tokio::time::sleep(wait.max(Duration::from_millis(100))).await;
-        let snap = app.store.load();
+        let snap = current();
         let conf = snap.config.standby.clone();
+        let tolerance = snap.config.admission.latency_tolerance;
         wait = conf.probe_interval;
         if conf.probe_interval.is_zero() {
             wait = Duration::from_secs(10); // off: look again later in case a reload turns it on
             continue;
         }
-        if app.standby.drill_share() > 0.0 {
+        if standby.drill_share() > 0.0 {
             continue;
         }
         let now = now_ns();
         let pools = standby_pools(&snap);
-        let busy = app.standby.recently_busy(now)
+        let busy = standby.recently_busy(now)
             || pools.iter().any(|&i| snap.pools[i].gate.inflight() > 0)
             || snap.tiers().tiers.iter().skip(1).any(|t| t.share > 0.0);
         let backends: Vec<_> = pools
@@ -46,7 +47,7 @@ pub async fn run_probes(app: Arc<App>) {
             tracing::info!("capacity probe skipped: the standby is carrying traffic");
             continue;
         }
-        let recent = app.standby.recent();
+        let recent = standby.recent();
         let host = recent
             .last()
             .map(|r| r.0.clone())
@@ -61,18 +62,16 @@ pub async fn run_probes(app: Arc<App>) {
             &paths,
             conf.probe_max_concurrency,
             conf.probe_level,
+            tolerance,
         )
         .await;
-        let Some(one) = capacity(&levels) else {
+        let Some(one) = capacity(&levels, tolerance) else {
             tracing::warn!(?levels, "capacity probe gave no clean measurement");
             continue;
         };
         let est = Estimate {
             capacity_rps: one * backends.len() as f64,
-            measured_at: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
+            measured_at: unix_now(),
             backends: backends.len(),
             levels: levels
                 .iter()
@@ -84,6 +83,6 @@ pub async fn run_probes(app: Arc<App>) {
             backends = est.backends,
             "standby capacity measured"
         );
-        app.standby.set_estimate(est);
+        standby.set_estimate(est);
     }
 }

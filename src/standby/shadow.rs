@@ -4,9 +4,10 @@
 
 use super::estimate::{keep_ramping, Level};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// Longest a shadow or probe request may take.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
@@ -82,17 +83,19 @@ async fn level(addr: SocketAddr, host: &str, paths: &[String], c: u32, level: Du
     }
 }
 
-/// The concurrency ramp: 1, 2, 4, … up to `max_c`, stopping at the first overloaded level.
+/// The concurrency ramp: 1, 2, 4, … up to `max_c`, stopping at the first overloaded level
+/// (latency above `tolerance` × the first level's, see [`super::estimate`]).
 pub async fn ramp(
     addr: SocketAddr,
     host: &str,
     paths: &[String],
     max_c: u32,
     per_level: Duration,
+    tolerance: f64,
 ) -> Vec<Level> {
     let mut levels = Vec::new();
     let mut c = 1;
-    while c <= max_c.max(1) && keep_ramping(&levels) {
+    while c <= max_c.max(1) && keep_ramping(&levels, tolerance) {
         levels.push(level(addr, host, paths, c, per_level).await);
         c *= 2;
     }

@@ -7,7 +7,7 @@
 
 use super::super::raw::{RawAdmission, Scalar, S};
 use super::super::{AdmissionConf, ClientKey};
-use super::Ctx;
+use super::Checker;
 use std::time::Duration;
 
 /// The highest `min_limit` / `max_limit` accepted.
@@ -18,7 +18,7 @@ const MAX_MESSAGE_CHARS: usize = 1000;
 /// The characters of an HTTP header name besides letters and digits (`tchar`, RFC 9110).
 const HEADER_PUNCT: &[u8] = b"!#$%&'*+-.^_`|~";
 
-pub(super) fn admission(cx: &mut Ctx, raw: Option<&RawAdmission>) -> AdmissionConf {
+pub(super) fn admission(cx: &mut Checker, raw: Option<&RawAdmission>) -> AdmissionConf {
     let d = AdmissionConf::default();
     let Some(r) = raw else { return d };
     if let Some(e) = r.enabled.as_ref().filter(|e| !*e.get_ref()) {
@@ -49,7 +49,7 @@ pub(super) fn admission(cx: &mut Ctx, raw: Option<&RawAdmission>) -> AdmissionCo
     }
     let tolerance = latency_tolerance(cx, r.latency_tolerance.as_ref(), d.latency_tolerance);
     let waits = Duration::ZERO..=MAX_WAIT;
-    let wait = |cx: &mut Ctx, v: Option<&S<Scalar>>, key: &str, default: Duration| {
+    let wait = |cx: &mut Checker, v: Option<&S<Scalar>>, key: &str, default: Duration| {
         cx.bounded_duration(v, key, default, waits.clone(), "at most 30s")
     };
     let critical_wait = wait(
@@ -118,7 +118,7 @@ pub(super) fn admission(cx: &mut Ctx, raw: Option<&RawAdmission>) -> AdmissionCo
 /// (else `max_limit`) when the bounds cross, `initial_limit` when it lies outside them, and the
 /// written bound when `initial_limit` is left at its default. A default is never blamed alone,
 /// as the defaults are ordered.
-fn check_order(cx: &mut Ctx, r: &RawAdmission, initial: u32, min: u32, max: u32) {
+fn check_order(cx: &mut Checker, r: &RawAdmission, initial: u32, min: u32, max: u32) {
     let span = |v: &Option<S<i64>>| v.as_ref().map(|v| v.span());
     let (at, msg) = if min > max {
         match span(&r.min_limit) {
@@ -167,7 +167,7 @@ fn check_order(cx: &mut Ctx, r: &RawAdmission, initial: u32, min: u32, max: u32)
 }
 
 /// The congestion threshold, a factor of the baseline latency (integers accepted).
-fn latency_tolerance(cx: &mut Ctx, v: Option<&S<f64>>, default: f64) -> Option<f64> {
+fn latency_tolerance(cx: &mut Checker, v: Option<&S<f64>>, default: f64) -> Option<f64> {
     let Some(v) = v else { return Some(default) };
     let f = *v.get_ref();
     if (1.05..=20.0).contains(&f) {
@@ -183,7 +183,7 @@ fn latency_tolerance(cx: &mut Ctx, v: Option<&S<f64>>, default: f64) -> Option<f
 
 /// `"addr"`, or `"header:<Header-Name>"` with a valid header name (kept as written; header
 /// lookups are case-insensitive).
-fn client_key(cx: &mut Ctx, v: Option<&S<String>>) -> Option<ClientKey> {
+fn client_key(cx: &mut Checker, v: Option<&S<String>>) -> Option<ClientKey> {
     let Some(v) = v else {
         return Some(ClientKey::Addr);
     };

@@ -7,7 +7,7 @@
 
 use super::super::raw::{RawBackend, RawHealth, RawPool, S};
 use super::super::{BackendConf, HealthConf, PoolConf, Spill};
-use super::Ctx;
+use super::Checker;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -15,7 +15,7 @@ use std::ops::Range;
 const MAX_TIER: i64 = 16;
 const MAX_WEIGHT: i64 = 1000;
 
-pub(super) fn pools(cx: &mut Ctx, raw: Option<&S<Vec<S<RawPool>>>>) -> Vec<PoolConf> {
+pub(super) fn pools(cx: &mut Checker, raw: Option<&S<Vec<S<RawPool>>>>) -> Vec<PoolConf> {
     let list = raw.map_or(&[][..], |v| v.get_ref().as_slice());
     if list.is_empty() {
         let msg = "no pool: at least one [[pool]] with backends is required";
@@ -74,7 +74,7 @@ pub(super) fn pools(cx: &mut Ctx, raw: Option<&S<Vec<S<RawPool>>>>) -> Vec<PoolC
 
 /// A required name for a pool or route: non-empty, short, and safe in metric labels and URLs.
 pub(super) fn name(
-    cx: &mut Ctx,
+    cx: &mut Checker,
     v: Option<&S<String>>,
     table: Range<usize>,
     what: &str,
@@ -100,7 +100,7 @@ pub(super) fn name(
 }
 
 /// One pool, without its name (filled in by the caller). `None` if anything is invalid.
-fn pool(cx: &mut Ctx, p: &RawPool, span: Range<usize>, label: &str) -> Option<PoolConf> {
+fn pool(cx: &mut Checker, p: &RawPool, span: Range<usize>, label: &str) -> Option<PoolConf> {
     let tier = cx.int(p.tier.as_ref(), "pool.tier", 0, 0..=MAX_TIER);
     let spill = cx.choice(
         p.spill.as_ref(),
@@ -131,7 +131,7 @@ fn pool(cx: &mut Ctx, p: &RawPool, span: Range<usize>, label: &str) -> Option<Po
     })
 }
 
-fn health(cx: &mut Ctx, h: &RawHealth) -> Option<HealthConf> {
+fn health(cx: &mut Checker, h: &RawHealth) -> Option<HealthConf> {
     let path = match &h.path {
         Some(p) if !valid_path(p.get_ref()) => {
             cx.error(
@@ -187,7 +187,7 @@ pub(super) fn valid_path(p: &str) -> bool {
 }
 
 fn backends(
-    cx: &mut Ctx,
+    cx: &mut Checker,
     raw: Option<&S<Vec<S<RawBackend>>>>,
     pool_span: Range<usize>,
     label: &str,

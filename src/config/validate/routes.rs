@@ -7,13 +7,13 @@
 use super::super::raw::{RawRoute, S};
 use super::super::{OnStandby, PoolConf, Priority, RouteConf};
 use super::pools::{name, valid_path};
-use super::Ctx;
+use super::Checker;
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv6Addr;
 use std::ops::Range;
 
 pub(super) fn routes(
-    cx: &mut Ctx,
+    cx: &mut Checker,
     raw: Option<&S<Vec<S<RawRoute>>>>,
     pools: &[PoolConf],
 ) -> Vec<RouteConf> {
@@ -82,7 +82,7 @@ pub(super) fn routes(
 }
 
 /// One route, without its name (filled in by the caller). `None` if anything is invalid.
-fn route(cx: &mut Ctx, r: &RawRoute, span: Range<usize>, tiers: usize) -> Option<RouteConf> {
+fn route(cx: &mut Checker, r: &RawRoute, span: Range<usize>, tiers: usize) -> Option<RouteConf> {
     let prefix = match &r.path_prefix {
         None => {
             cx.error(span, "route needs a path_prefix (\"/\" matches everything)");

@@ -9,7 +9,7 @@ use super::super::raw::{RawAdmin, RawLimits, RawListen, RawMaintenance, RawRetry
 use super::super::{
     AdminConf, LimitsConf, ListenConf, MaintenanceConf, RetryConf, ServerConf, TlsListenerConf,
 };
-use super::Ctx;
+use super::Checker;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ fn clash(a: SocketAddr, b: SocketAddr) -> bool {
         && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
-pub(super) fn server(cx: &mut Ctx, raw: Option<&RawServer>) -> ServerConf {
+pub(super) fn server(cx: &mut Checker, raw: Option<&RawServer>) -> ServerConf {
     let threads = cx.int(
         raw.and_then(|r| r.threads.as_ref()),
         "server.threads",
@@ -50,9 +50,9 @@ pub(super) fn server(cx: &mut Ctx, raw: Option<&RawServer>) -> ServerConf {
 pub(super) type Bound = Vec<(SocketAddr, Option<Range<usize>>)>;
 
 /// The proxy listeners, and every address they bind for the admin clash check.
-pub(super) fn listen(cx: &mut Ctx, raw: Option<&RawListen>) -> (ListenConf, Bound) {
+pub(super) fn listen(cx: &mut Checker, raw: Option<&RawListen>) -> (ListenConf, Bound) {
     let mut bound: Bound = Vec::new();
-    let mut add = |cx: &mut Ctx, addr: SocketAddr, span: Range<usize>| {
+    let mut add = |cx: &mut Checker, addr: SocketAddr, span: Range<usize>| {
         if let Some((other, at)) = bound.iter().find(|(b, _)| clash(*b, addr)) {
             let at = origin(cx, at.as_ref());
             cx.error(
@@ -109,7 +109,7 @@ pub(super) fn listen(cx: &mut Ctx, raw: Option<&RawListen>) -> (ListenConf, Boun
 }
 
 /// Where a bound address comes from, for error messages.
-fn origin(cx: &Ctx, span: Option<&Range<usize>>) -> String {
+fn origin(cx: &Checker, span: Option<&Range<usize>>) -> String {
     span.map_or("the default listen.http".to_string(), |s| {
         format!("line {}", cx.line(s.clone()))
     })
@@ -136,7 +136,7 @@ pub(super) fn read_regular(path: &std::path::Path, max: u64) -> std::io::Result<
 const MAX_PEM_BYTES: u64 = 1 << 20;
 
 /// Resolves a path against the config directory and checks it is a readable regular file.
-fn readable_file(cx: &mut Ctx, v: &S<String>, key: &str) -> Option<PathBuf> {
+fn readable_file(cx: &mut Checker, v: &S<String>, key: &str) -> Option<PathBuf> {
     let path = cx.dir.join(v.get_ref());
     match read_regular(&path, MAX_PEM_BYTES) {
         Ok(_) => Some(path),
@@ -151,7 +151,7 @@ fn readable_file(cx: &mut Ctx, v: &S<String>, key: &str) -> Option<PathBuf> {
 }
 
 pub(super) fn admin(
-    cx: &mut Ctx,
+    cx: &mut Checker,
     raw: Option<&RawAdmin>,
     bound: &[(SocketAddr, Option<Range<usize>>)],
 ) -> AdminConf {
@@ -217,7 +217,7 @@ pub(super) fn admin(
     }
 }
 
-pub(super) fn limits(cx: &mut Ctx, raw: Option<&RawLimits>) -> LimitsConf {
+pub(super) fn limits(cx: &mut Checker, raw: Option<&RawLimits>) -> LimitsConf {
     let max_connections = cx.int(
         raw.and_then(|r| r.max_connections.as_ref()),
         "limits.max_connections",
@@ -263,7 +263,7 @@ pub(super) fn limits(cx: &mut Ctx, raw: Option<&RawLimits>) -> LimitsConf {
     }
 }
 
-pub(super) fn maintenance(cx: &mut Ctx, raw: Option<&RawMaintenance>) -> MaintenanceConf {
+pub(super) fn maintenance(cx: &mut Checker, raw: Option<&RawMaintenance>) -> MaintenanceConf {
     let message = match raw.and_then(|r| r.message.as_ref()) {
         Some(m) if m.get_ref().trim().is_empty() => {
             cx.error(m.span(), "maintenance.message must not be empty");
@@ -297,7 +297,7 @@ pub(super) fn maintenance(cx: &mut Ctx, raw: Option<&RawMaintenance>) -> Mainten
     }
 }
 
-pub(super) fn retry(cx: &mut Ctx, raw: Option<&RawRetry>) -> RetryConf {
+pub(super) fn retry(cx: &mut Checker, raw: Option<&RawRetry>) -> RetryConf {
     let attempts = cx.int(
         raw.and_then(|r| r.max_attempts.as_ref()),
         "retry.max_attempts",

@@ -1,5 +1,5 @@
 //! Validation of `[standby]`, standby readiness (a firebreak extension): shadow traffic, the
-//! capacity probe and failover rehearsals.
+//! capacity probe and drills.
 //!
 //! Every key is optional and defaults to [`StandbyConf::default`]. Beyond each value's range
 //! (`probe_interval` may also be zero, which turns the probe off), this warns when a route
@@ -7,7 +7,7 @@
 
 use super::super::raw::{RawRoute, RawStandby, Scalar, S};
 use super::super::{PoolConf, StandbyConf};
-use super::Ctx;
+use super::Checker;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ const MIN_PROBE_INTERVAL: Duration = Duration::from_secs(10);
 const MAX_PROBE_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 
 pub(super) fn standby(
-    cx: &mut Ctx,
+    cx: &mut Checker,
     raw: Option<&RawStandby>,
     routes: Option<&S<Vec<S<RawRoute>>>>,
     pools: &[PoolConf],
@@ -76,7 +76,7 @@ pub(super) fn standby(
 }
 
 /// `"0s"` (the probe is off), or from [`MIN_PROBE_INTERVAL`] to [`MAX_PROBE_INTERVAL`].
-fn probe_interval(cx: &mut Ctx, v: Option<&S<Scalar>>, default: Duration) -> Option<Duration> {
+fn probe_interval(cx: &mut Checker, v: Option<&S<Scalar>>, default: Duration) -> Option<Duration> {
     let Some(v) = v else { return Some(default) };
     // The key is present, so `duration`'s textual default is never used.
     let d = cx.duration(Some(v), "standby.probe_interval", "0s")?;
@@ -95,7 +95,7 @@ fn probe_interval(cx: &mut Ctx, v: Option<&S<Scalar>>, default: Duration) -> Opt
 /// request would ever be mirrored. Routes are skipped when every pool is in one tier: `routes`
 /// already warns that there is no standby to mirror to.
 fn warn_shadow_forbidden(
-    cx: &mut Ctx,
+    cx: &mut Checker,
     r: &RawStandby,
     routes: Option<&S<Vec<S<RawRoute>>>>,
     pools: &[PoolConf],

@@ -1,4 +1,4 @@
-//! `POST /drill`: start (or cancel) a failover rehearsal.
+//! `POST /drill`: start (or cancel) a drill.
 //!
 //! Body (every key optional): `{"share": 0.05, "step": 0.05, "step_every": "10s",
 //! "max_share": 0.5, "duration": "2m", "max_error_rate": 0.01, "max_p99": "1s"}`, or
@@ -99,7 +99,7 @@ pub fn drill(app: &App, body: &[u8]) -> Response<Vec<u8>> {
     tracing::warn!(
         share = plan.start_share,
         max_share = plan.max_share,
-        "failover rehearsal started"
+        "drill started"
     );
     json(StatusCode::OK, &j!({"drill": app.standby.drill()}))
 }

@@ -1,4 +1,4 @@
-//! `firebreak drill`: drive a failover rehearsal through the admin API and print a report.
+//! `firebreak drill`: drive a drill through the admin API and print a report.
 //!
 //! Posts `/drill` with the given plan, then polls `/status` once a second, printing the share
 //! reached, the standby's traffic, errors and p99, until the drill completes or aborts. Exit
@@ -70,7 +70,7 @@ fn plan_json(a: &Args) -> String {
     Value::Object(m).to_string()
 }
 
-/// Runs the rehearsal; returns the process exit code.
+/// Runs the drill; returns the process exit code.
 pub fn run(a: &Args) -> i32 {
     let (code, body) = match call(a.admin, "POST", "/drill", a.token.as_deref(), &plan_json(a)) {
         Ok(r) => r,
@@ -83,7 +83,7 @@ pub fn run(a: &Args) -> i32 {
         eprintln!("firebreak drill: refused ({code}): {body}");
         return 1;
     }
-    println!("rehearsal started: {}", body["drill"]);
+    println!("drill started: {}", body["drill"]);
     loop {
         std::thread::sleep(Duration::from_secs(1));
         let d = match call(a.admin, "GET", "/status", None, "") {
@@ -112,14 +112,14 @@ pub fn run(a: &Args) -> i32 {
             Some("running") => continue,
             Some("completed") => {
                 println!(
-                    "rehearsal completed: share reached {:.1} %",
+                    "drill completed: share reached {:.1} %",
                     d["share_reached"].as_f64().unwrap_or(0.0) * 100.0
                 );
                 return 0;
             }
             other => {
                 println!(
-                    "rehearsal {}: {} (share reached {:.1} %)",
+                    "drill {}: {} (share reached {:.1} %)",
                     other.unwrap_or("ended"),
                     d["abort_reason"].as_str().unwrap_or("-"),
                     d["share_reached"].as_f64().unwrap_or(0.0) * 100.0

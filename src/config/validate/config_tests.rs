@@ -1,11 +1,11 @@
-//! Tests of the whole text → Config path: the SPEC example, both table forms, defaults and the
-//! shipped configs. Diagnostics, and that no input makes the loader panic, are tested in
-//! `tests_errors.rs`.
+//! Tests of the whole text → Config path: a full example like the one in docs/configuration.md,
+//! both table forms, defaults and the shipped configs. Diagnostics, and that no input makes the loader panic, are tested in
+//! `errors_tests.rs`.
 
 use super::super::*;
 use std::time::Duration;
 
-pub(super) const SPEC_EXAMPLE: &str = r#"
+pub(super) const FULL_EXAMPLE: &str = r#"
 [server]
 threads = 0                      # worker threads for the proxy; 0 = one per core
 grace = "30s"                    # drain time on SIGTERM
@@ -129,7 +129,7 @@ fn secs(s: u64) -> Duration {
 
 #[test]
 fn spec_example_parses_to_expected_values() {
-    let c = parse(SPEC_EXAMPLE).expect("valid");
+    let c = parse(FULL_EXAMPLE).expect("valid");
     assert_eq!(c.server.grace, secs(30));
     assert!(c.server.threads >= 1);
     assert_eq!(c.listen.http, vec!["0.0.0.0:8080".parse().expect("addr")]);

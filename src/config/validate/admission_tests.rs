@@ -3,7 +3,7 @@
 //! `client_key` forms, unknown keys, the warning when shedding is off, and no panics.
 
 use super::super::{AdmissionConf, ClientKey};
-use super::tests::{assert_mutations_fail_cleanly, errors, parse, MINIMAL};
+use super::config_tests::{assert_mutations_fail_cleanly, errors, parse, MINIMAL};
 use std::time::Duration;
 
 fn ms(n: u64) -> Duration {

@@ -4,7 +4,7 @@
 //! mangled, makes the loader panic.
 
 use super::super::Config;
-use super::tests::{assert_mutations_fail_cleanly, errors, parse, MINIMAL, SPEC_EXAMPLE};
+use super::config_tests::{assert_mutations_fail_cleanly, errors, parse, FULL_EXAMPLE, MINIMAL};
 use std::time::Duration;
 
 #[test]
@@ -277,5 +277,5 @@ shadow = 0.1
 #[test]
 fn no_input_panics() {
     let alphabet = b"[]{}=\"',.#\n 0123456789-_abcdefghijklmnopqrstuvwxyz:/";
-    assert_mutations_fail_cleanly(7, SPEC_EXAMPLE, 0, alphabet, 3000, 6);
+    assert_mutations_fail_cleanly(7, FULL_EXAMPLE, 0, alphabet, 3000, 6);
 }

@@ -1,4 +1,6 @@
-//! The command line: `run`, `check`, `demo` (see SPEC.md "Command line").
+//! The command line: `run`, `check`, `demo`, `drill` (docs/operations.md, "Command line").
+
+mod drill;
 
 use crate::config::Config;
 use clap::{Parser, Subcommand};
@@ -35,9 +37,10 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Run two simulated fireTMS origins and the proxy on 127.0.0.1:8080 (admin :9901).
+    /// Run three simulated fireTMS origins (two primary backends, one small standby) and the
+    /// proxy on 127.0.0.1:8080 (admin :9901).
     Demo,
-    /// Rehearse a failover: shift a growing share of live traffic to the standby, abort on SLO
+    /// Drill a failover: shift a growing share of live traffic to the standby, abort on SLO
     /// breach, print a report (exit 0 completed, 2 aborted).
     Drill {
         /// Admin address of the running firebreak.
@@ -123,7 +126,7 @@ pub fn main() -> ExitCode {
             max_error_rate,
             max_p99,
         } => {
-            let args = crate::rehearse::Args {
+            let args = drill::Args {
                 admin: *admin,
                 token: std::env::var(token_env).ok(),
                 share: *share,
@@ -134,7 +137,7 @@ pub fn main() -> ExitCode {
                 max_error_rate: *max_error_rate,
                 max_p99: max_p99.clone(),
             };
-            ExitCode::from(crate::rehearse::run(&args) as u8)
+            ExitCode::from(drill::run(&args) as u8)
         }
         Command::Demo => {
             crate::telemetry::init(cli.log_format == "json");

@@ -7,6 +7,10 @@
 
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
+/// Fewer samples than this in a window say nothing about latency: the pool planner and the
+/// admission limiter both pool quieter windows until they reach it.
+pub const MIN_SAMPLES: u64 = 16;
+
 const SUB: u32 = 4;
 const MIN_OCTAVE: u32 = 10; // 2^10 ns ~ 1 µs
 const OCTAVES: u32 = 32;

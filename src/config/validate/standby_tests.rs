@@ -3,7 +3,7 @@
 //! when routes mirror traffic that the shadow caps forbid, and no panics.
 
 use super::super::StandbyConf;
-use super::tests::{assert_mutations_fail_cleanly, errors, parse, MINIMAL};
+use super::config_tests::{assert_mutations_fail_cleanly, errors, parse, MINIMAL};
 use std::time::Duration;
 
 fn ms(n: u64) -> Duration {
