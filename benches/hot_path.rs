@@ -13,7 +13,7 @@ use firebreak::metrics::{Key, Metrics, RequestHandles};
 use firebreak::pool::select::pick;
 use firebreak::pool::Pool;
 use firebreak::route::RouteTable;
-use firebreak::tier::plan_tiers;
+use firebreak::tier::{plan_tiers, Load};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,7 +84,7 @@ fn selection(c: &mut Criterion) {
     }
     g.finish();
     let pools = [pool("primary", 0, 2), pool("standby", 1, 1)];
-    let plan = plan_tiers(&pools);
+    let plan = plan_tiers(&pools, Load::default());
     let mut rng = fastrand::Rng::with_seed(9);
     c.bench_function("tier/draw", |b| b.iter(|| plan.draw(&mut rng)));
 }

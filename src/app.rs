@@ -10,6 +10,7 @@ use crate::maintenance::MaintenanceState;
 use crate::metrics::Metrics;
 use crate::reload::{ReloadReport, Store};
 use crate::retry::RetryBudget;
+use crate::tier::Load;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -73,9 +74,14 @@ impl App {
     pub fn plan_tick(&self, end_window: bool) {
         let now = now_ns();
         let snap = self.store.peek();
-        let windows = snap.replan(now, end_window, self.standby.drill_share());
+        let load = Load {
+            offered_rps: self.standby.offered_rps(),
+            standby_capacity_rps: self.standby.estimate().map(|e| e.capacity_rps),
+        };
+        let windows = snap.replan(now, end_window, self.standby.drill_share(), load);
         if end_window && self.standby.tick(&snap, &windows, now) {
-            snap.replan(now, false, self.standby.drill_share()); // a drill ended: undo its share at once
+            // A drill ended: undo its share at once.
+            snap.replan(now, false, self.standby.drill_share(), load);
         }
         self.tenants.refresh(now);
         self.metrics.refresh(

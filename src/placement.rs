@@ -7,10 +7,12 @@
 //! 1. **Draw** ([`Placement::draw`]), right after routing: a tier by the plan's shares, then a
 //!    pool within it by its capacity. Affinity and failback will decide here.
 //! 2. **Spill** ([`Placement::spill`]), when the drawn pool's admission gate is full: the pools
-//!    that may take the request at once instead of making it wait. During a drill the lower
-//!    tiers come first (a drill never sheds a customer: a standby that is full sends the
-//!    request back to the primary); then the pools of higher tiers that the plan lets serve, in
-//!    tier order (Envoy's priority spill, decided per request at the moment of overload).
+//!    that may take the request at once instead of making it wait or be shed. Every other pool
+//!    the plan lets serve is asked, lower tiers first: a weak standby that is full sends the
+//!    request back to a primary with room (a primary that lost half its backends idles while
+//!    the standby sheds otherwise), then higher tiers take what the drawn one cannot carry
+//!    (Envoy's priority spill, decided per request at the moment of overload). During a drill
+//!    every lower pool is asked, eligible or not: a drill never sheds a customer.
 //! 3. **Settle** ([`Placement::settle`]): the pool that admitted the request must be allowed for
 //!    its route. A route with `on_standby = "refuse"` is served by the primary tier only.
 //! 4. **Attempts** ([`Placement::attempts`]): the order of pools for an upstream attempt, and on a
@@ -78,7 +80,7 @@ impl<'a> Placement<'a> {
     /// `drill`: a drill is running.
     pub fn spill(&self, drawn: usize, drill: bool) -> Vec<(usize, Arc<Gate>)> {
         let tier = self.tier(drawn);
-        let below = |i: usize| drill && self.tier(i) < tier;
+        let below = |i: usize| self.tier(i) < tier && (drill || self.plan.eligible(i));
         let above = |i: usize| {
             let p = &self.snap.pools[i];
             p.tier() > tier && p.conf.spill == Spill::Gradual && self.plan.eligible(i)

@@ -3,6 +3,7 @@
 use super::*;
 use crate::pool::PassiveFailure;
 use crate::testkit::{snapshot, MS};
+use crate::tier::Load;
 
 /// A primary of two backends, a standby (`spill` given) of one, and two routes: `orders`
 /// (normal) and `exports` (switched off on the standby).
@@ -42,7 +43,7 @@ fn kill(snap: &Snapshot, pool: usize, now: u64) {
     for b in &snap.pools[pool].backends {
         b.record_failure(PassiveFailure::Connect, false, now);
     }
-    snap.replan(now, false, 0.0);
+    snap.replan(now, false, 0.0, Load::default());
 }
 
 fn pools(spill: Vec<(usize, Arc<Gate>)>) -> Vec<usize> {
@@ -91,9 +92,10 @@ fn a_full_primary_spills_to_a_gradual_standby_only() {
     let p = Placement::new(&snap);
     assert_eq!(p.plan().tiers[1].share, 0.0);
     assert_eq!(pools(p.spill(PRIMARY, false)), [STANDBY]);
-    assert!(
-        pools(p.spill(STANDBY, false)).is_empty(),
-        "spill only goes up a tier"
+    assert_eq!(
+        pools(p.spill(STANDBY, false)),
+        [PRIMARY],
+        "a full standby sends the request back to a primary with room"
     );
     // A dead standby takes nothing.
     kill(&snap, STANDBY, MS);
@@ -101,7 +103,7 @@ fn a_full_primary_spills_to_a_gradual_standby_only() {
 
     let snap = two_tiers("failover_only");
     snap.pools[PRIMARY].backends[0].record_failure(PassiveFailure::Connect, false, MS);
-    snap.replan(MS, false, 0.0);
+    snap.replan(MS, false, 0.0, Load::default());
     assert!(
         pools(Placement::new(&snap).spill(PRIMARY, false)).is_empty(),
         "a failover_only standby takes no spill while the primary lives"
@@ -111,13 +113,9 @@ fn a_full_primary_spills_to_a_gradual_standby_only() {
 #[test]
 fn during_a_drill_a_full_standby_sends_the_request_back_to_the_primary() {
     let snap = two_tiers("gradual");
-    snap.replan(MS, false, 0.3);
+    snap.replan(MS, false, 0.3, Load::default());
     let p = Placement::new(&snap);
     assert_eq!(pools(p.spill(STANDBY, true)), [PRIMARY]);
-    assert!(
-        pools(p.spill(STANDBY, false)).is_empty(),
-        "no drill: no way down"
-    );
     // Admitted by the primary after the standby was drawn: a drill fallback.
     let r = route(&snap, "orders");
     let settled = p.settle(r, STANDBY, PRIMARY, true).unwrap();
@@ -236,5 +234,18 @@ fn exhaustion_says_off_on_standby_only_when_the_standby_could_have_served() {
         p.exhausted(PRIMARY, exports, 2, now),
         Reason::OffOnStandby,
         "a retry of an off route ends as off_on_standby"
+    );
+}
+
+#[test]
+fn a_dead_primary_is_no_way_down_except_for_a_drill() {
+    let snap = two_tiers("gradual");
+    kill(&snap, PRIMARY, 2 * MS);
+    let p = Placement::new(&snap);
+    assert!(pools(p.spill(STANDBY, false)).is_empty());
+    assert_eq!(
+        pools(p.spill(STANDBY, true)),
+        [PRIMARY],
+        "a drill asks it anyway (its gate and backends decide)"
     );
 }

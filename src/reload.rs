@@ -14,7 +14,7 @@ use crate::lock::lock;
 use crate::metrics::RequestHandles;
 use crate::pool::Pool;
 use crate::route::RouteTable;
-use crate::tier::{plan_tiers, TierPlan};
+use crate::tier::{plan_tiers, Load, TierPlan};
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -54,7 +54,7 @@ impl Snapshot {
                 ))
             })
             .collect();
-        let tiers = plan_tiers(&pools);
+        let tiers = plan_tiers(&pools, Load::default());
         Snapshot {
             version,
             metrics: RequestHandles::new(config.routes.len(), pools.len()),
@@ -72,9 +72,16 @@ impl Snapshot {
 
     /// Re-plans every pool and the tiers. `end_window`: a planning tick ended (drain the
     /// latency windows); false for an immediate re-plan after a health flip.
-    /// `drill_share` is the share a running drill sends to the standby tier.
+    /// `drill_share` is the share a running drill sends to the standby tier; `load` is what the
+    /// planner knows of the traffic and the standby's capacity.
     /// Returns the drained windows (empty ones for a health-flip replan), by pool.
-    pub fn replan(&self, now_ns: u64, end_window: bool, drill_share: f64) -> Vec<Drained> {
+    pub fn replan(
+        &self,
+        now_ns: u64,
+        end_window: bool,
+        drill_share: f64,
+        load: Load,
+    ) -> Vec<Drained> {
         let mut windows = Vec::with_capacity(self.pools.len());
         for p in &self.pools {
             if end_window {
@@ -86,7 +93,7 @@ impl Snapshot {
                 windows.push(Drained::default());
             }
         }
-        let mut tiers = plan_tiers(&self.pools);
+        let mut tiers = plan_tiers(&self.pools, load);
         tiers.apply_drill(drill_share);
         self.tiers.store(Arc::new(tiers));
         windows

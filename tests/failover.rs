@@ -247,6 +247,7 @@ fn a_badly_slowed_primary_spills_to_the_standby_and_takes_it_back_when_fast_agai
             let _ = get(p.http_addr(), "/fast");
             p.admin_get("/status").unwrap().json()["tiers"][0]["share"] == 1.0
         }),
-        "the primary never took its traffic back"
+        "the primary never took its traffic back: {}",
+        p.admin_get("/status").unwrap().text()
     );
 }

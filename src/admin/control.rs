@@ -1,4 +1,5 @@
-//! Admin control endpoints: token check, `POST /reload`, `POST /maintenance`, `POST /drain`.
+//! Admin control endpoints: token check, `POST /reload`, `POST /maintenance`, `POST /drain`,
+//! `POST /baseline`.
 
 use super::json;
 use crate::app::App;
@@ -135,6 +136,38 @@ pub fn drain(app: &App, body: &[u8]) -> Response<Vec<u8>> {
     json(
         StatusCode::OK,
         &j!({"pool": b.pool, "backend": b.backend, "drained": b.drain, "in_flight": backend.inflight()}),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BaselineBody {
+    pool: String,
+}
+
+/// The operator accepts a pool's current latency as its normal (a deliberately slower release,
+/// a move to other hardware): its latency baseline is learnt again from the next window,
+/// instead of rising at most 30 % an hour.
+pub fn baseline(app: &App, body: &[u8]) -> Response<Vec<u8>> {
+    let b: BaselineBody = match serde_json::from_slice(body) {
+        Ok(b) => b,
+        Err(e) => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                &j!({"error": format!("invalid body: {e}")}),
+            )
+        }
+    };
+    let snap = app.store.load();
+    let Some(pool) = snap.pools.iter().find(|p| p.name() == b.pool) else {
+        return json(StatusCode::NOT_FOUND, &j!({"error": "no such pool"}));
+    };
+    let before = pool.plan().baseline_ns.map(|ns| ns / 1e6);
+    pool.accept_latency();
+    tracing::warn!(pool = %b.pool, baseline_ms = ?before, "latency baseline reset by admin");
+    json(
+        StatusCode::OK,
+        &j!({"pool": b.pool, "previous_baseline_ms": before}),
     )
 }
 

@@ -98,7 +98,10 @@ impl ServeHttp for Admin {
                 "text/html; charset=utf-8",
                 status::PAGE.as_bytes().to_vec(),
             ),
-            (Method::POST, p @ ("/reload" | "/maintenance" | "/drain" | "/drill")) => {
+            (
+                Method::POST,
+                p @ ("/reload" | "/maintenance" | "/drain" | "/drill" | "/baseline"),
+            ) => {
                 if let Err(r) = control::authorize(app, s) {
                     return *r;
                 }
@@ -110,13 +113,14 @@ impl ServeHttp for Admin {
                     "/reload" => control::reload(app),
                     "/maintenance" => control::maintenance(app, &body),
                     "/drill" => drill::drill(app, &body),
+                    "/baseline" => control::baseline(app, &body),
                     _ => control::drain(app, &body),
                 }
             }
             (
                 _,
                 "/healthz" | "/readyz" | "/metrics" | "/status" | "/" | "/reload" | "/maintenance"
-                | "/drain" | "/drill",
+                | "/drain" | "/drill" | "/baseline",
             ) => json(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &serde_json::json!({"error": "method not allowed"}),

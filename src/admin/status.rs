@@ -92,7 +92,7 @@ pub fn status_json(app: &App) -> Value {
         },
         "serving": tiers.serving(),
         "in_flight": app.inflight(),
-        "tiers": tiers.tiers.iter().map(|t| json!({"tier": t.tier, "state": t.state.as_str(), "share": t.share})).collect::<Vec<_>>(),
+        "tiers": tiers.tiers.iter().map(|t| json!({"tier": t.tier, "state": t.state.as_str(), "share": t.share, "why": t.why})).collect::<Vec<_>>(),
         "pools": pools,
         "standby": {
             "capacity_rps": app.standby.estimate().map(|e| e.capacity_rps),

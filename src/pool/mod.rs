@@ -111,6 +111,11 @@ impl Pool {
         self.plan.load()
     }
 
+    /// The operator accepts the pool's current latency as its normal (`POST /baseline`).
+    pub fn accept_latency(&self) {
+        lock(&self.track).accept();
+    }
+
     /// Recomputes the plan. `window` is the drained latency window when a tick ended one
     /// (None for a health-flip replan, which keeps latency as it was).
     pub fn replan(&self, now_ns: u64, window: Option<&Drained>) {

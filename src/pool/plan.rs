@@ -7,9 +7,12 @@
 //!   weights (3:1 stays 75/25).
 //! * **Health** = Σ available weight × ramp ÷ Σ configured weight: the tier planner's capacity
 //!   signal (Envoy's priority-load model uses the same healthy fraction).
-//! * **Latency factor**: the window's p50 against the pool's own baseline (a minimum that rises
-//!   only slowly, over minutes), `clamp((2 × baseline + 10 ms) / p50, 0.25, 1)`, falling once
-//!   three windows in a row are slow (one slow window is a hiccup) and recovering over ≥ 2 s. It is how a badly slowed primary spills part of its traffic.
+//! * **Latency factor**: the window's p50 against the pool's own baseline (a minimum with a long
+//!   memory: it rises at most 30 % an hour, see [`BASELINE_RISE_PER_HOUR`]),
+//!   `clamp((2 × baseline + 10 ms) / p50, 0.25, 1)`, falling once three windows in a row are
+//!   slow (one slow window is a hiccup) and recovering over ≥ 2 s. It is how a badly slowed
+//!   primary spills part of its traffic; the tier planner may lower it further when another
+//!   tier is measurably faster (see `tier`).
 //!   Quiet windows are pooled until they hold [`MIN_SAMPLES`] samples (at most
 //!   [`MAX_POOLING_NS`] worth), so a slow, lightly loaded pool is still measured.
 
@@ -27,8 +30,13 @@ pub const LATENCY_TOLERANCE: f64 = 2.0;
 pub const LATENCY_FLOOR: f64 = 0.25;
 /// Slowdowns smaller than this are noise whatever the ratio (a 0.5 ms backend at 1.2 ms is fine).
 pub const LATENCY_SLACK_NS: f64 = 10e6;
-/// Time for the baseline to follow a sustained higher latency (it follows lower ones at once).
-const BASELINE_RISE_NS: f64 = 300e9;
+/// The baseline follows a sustained higher latency by at most this factor per hour (it follows
+/// lower ones at once). A release 20 % slower becomes the new normal within the hour; a
+/// provider that degrades 100× still reads as slow six hours later (1.3^6 ≈ 5), long after an
+/// operator has acted, and an operator who deliberately accepts a slower normal says so
+/// (`POST /baseline`, [`LatencyTrack::accept`]).
+pub const BASELINE_RISE_PER_HOUR: f64 = 1.3;
+const HOUR_NS: f64 = 3600e9;
 /// Time for the latency factor to recover from its floor to 1.
 const RECOVER_NS: f64 = 2e9;
 const SPEED_TOLERANCE: f64 = 1.5;
@@ -48,6 +56,15 @@ pub struct LatencyTrack {
     pending_since: u64,
     /// Consecutive evaluated windows slower than tolerated.
     slow_windows: u32,
+}
+
+impl LatencyTrack {
+    /// The operator accepts the current latency as normal: the next evaluated window becomes
+    /// the baseline, and the factor recovers from there as it does after any slowdown.
+    pub fn accept(&mut self) {
+        self.baseline_ns = None;
+        self.slow_windows = 0;
+    }
 }
 
 impl Default for LatencyTrack {
@@ -172,7 +189,7 @@ pub(super) fn update_latency(track: &mut LatencyTrack, window: &Drained, now_ns:
     };
     track.last_p50_ns = Some(p50);
     let base = match track.baseline_ns {
-        Some(b) if p50 >= b => b + (p50 - b) * (dt / BASELINE_RISE_NS).min(1.0),
+        Some(b) if p50 >= b => (b * BASELINE_RISE_PER_HOUR.powf(dt / HOUR_NS)).min(p50),
         _ => p50,
     };
     track.baseline_ns = Some(base);
@@ -195,105 +212,5 @@ pub(super) fn update_latency(track: &mut LatencyTrack, window: &Drained, now_ns:
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::latency::LatencyWindow;
-    const MS: u64 = 1_000_000;
-
-    fn window(p50_ms: u64, n: u64) -> Drained {
-        let w = LatencyWindow::default();
-        for _ in 0..n {
-            w.record(p50_ms * MS);
-        }
-        w.drain()
-    }
-
-    #[test]
-    fn latency_factor_falls_when_far_above_baseline_and_recovers_gradually() {
-        let mut t = LatencyTrack::default();
-        let mut now = 0;
-        for _ in 0..10 {
-            now += 100 * MS;
-            update_latency(&mut t, &window(10, 50), now);
-        }
-        assert_eq!(t.factor, 1.0);
-        now += 100 * MS;
-        update_latency(&mut t, &window(15, 50), now);
-        assert_eq!(t.factor, 1.0, "within 2x of baseline: no spill");
-        for _ in 1..SLOW_WINDOWS {
-            now += 100 * MS;
-            update_latency(&mut t, &window(200, 50), now);
-            assert_eq!(t.factor, 1.0, "a slow window or two is a hiccup");
-        }
-        now += 100 * MS;
-        update_latency(&mut t, &window(200, 50), now);
-        assert!(
-            t.factor < 0.3,
-            "20x slower for three windows: falls ({})",
-            t.factor
-        );
-        now += 100 * MS;
-        update_latency(&mut t, &window(10, 50), now);
-        assert!(t.factor < 0.4, "recovers gradually ({})", t.factor);
-        for _ in 0..30 {
-            now += 100 * MS;
-            update_latency(&mut t, &window(10, 50), now);
-        }
-        assert_eq!(t.factor, 1.0);
-    }
-
-    #[test]
-    fn small_windows_and_clock_jumps_change_nothing_harmful() {
-        let mut t = LatencyTrack::default();
-        update_latency(&mut t, &window(500, 3), 100 * MS);
-        assert_eq!(t.baseline_ns, None);
-        assert_eq!(t.factor, 1.0);
-        update_latency(&mut t, &window(10, 50), 200 * MS);
-        update_latency(&mut t, &window(10, 50), 0); // clock went back
-        update_latency(&mut t, &window(10, 50), u64::MAX);
-        assert!(t.factor.is_finite() && t.baseline_ns.unwrap().is_finite());
-    }
-
-    #[test]
-    fn quiet_windows_are_pooled_until_they_say_something() {
-        let mut t = LatencyTrack::default();
-        let mut now = 0;
-        for _ in 0..20 {
-            now += 100 * MS;
-            update_latency(&mut t, &window(10, 50), now);
-        }
-        // A slow pool under light load: 2 samples per window, 16 make one evaluation.
-        for _ in 0..8 * SLOW_WINDOWS {
-            now += 100 * MS;
-            update_latency(&mut t, &window(200, 2), now);
-        }
-        assert!(
-            t.factor < 0.3,
-            "pooled samples show the slowdown ({})",
-            t.factor
-        );
-        // Trickles that never add up within 5 s are forgotten.
-        let mut u = LatencyTrack::default();
-        for i in 0..200 {
-            update_latency(
-                &mut u,
-                &window(10, if i % 60 == 0 { 1 } else { 0 }),
-                i * 100 * MS,
-            );
-        }
-        assert_eq!(u.baseline_ns, None);
-    }
-
-    #[test]
-    fn baseline_follows_a_sustained_rise_only_slowly() {
-        let mut t = LatencyTrack::default();
-        update_latency(&mut t, &window(10, 50), 100 * MS);
-        let mut now = 100 * MS;
-        for _ in 0..600 {
-            now += 100 * MS; // one minute of 40 ms windows
-            update_latency(&mut t, &window(40, 50), now);
-        }
-        let base = t.baseline_ns.unwrap() / MS as f64;
-        assert!(base < 25.0, "baseline rose to {base} ms within a minute");
-    }
-}
+#[path = "plan_tests.rs"]
+mod tests;

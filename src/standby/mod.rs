@@ -42,12 +42,17 @@ pub struct Estimate {
     pub levels: Vec<(u32, f64, f64)>,
 }
 
+/// Request rates, from the pools' answered-request counters.
 #[derive(Debug, Default)]
 struct Load {
     last_total: u64,
+    last_all: u64,
     last_ns: u64,
+    /// The primary tier's rate, and its slowly decaying peak.
     rps: f64,
     peak_rps: f64,
+    /// Every pool's rate: the load the tier planner shares out.
+    all_rps: f64,
 }
 
 #[derive(Debug, Default)]
@@ -170,6 +175,12 @@ impl Standby {
         lock(&self.estimate).clone()
     }
 
+    /// Requests per second answered through all pools (a 10 s average): the offered load the
+    /// tier planner weighs capacity caps against.
+    pub fn offered_rps(&self) -> f64 {
+        lock(&self.load).all_rps
+    }
+
     /// The primary tier's recent peak load (requests per second).
     pub fn primary_peak_rps(&self) -> f64 {
         lock(&self.load).peak_rps
@@ -217,23 +228,27 @@ impl Standby {
     /// One planning tick: primary load, drill SLO. `windows` are the pools' drained
     /// latency windows of this tick. Returns true when a drill just ended.
     pub fn tick(&self, snap: &Snapshot, windows: &[Drained], now_ns: u64) -> bool {
-        let primary = snap.pools.iter().map(|p| p.tier()).min();
+        let primary = snap.tiers().primary();
         let total: u64 = snap
             .pools
             .iter()
             .filter(|p| Some(p.tier()) == primary)
             .map(|p| p.requests.load(Relaxed))
             .sum();
+        let all: u64 = snap.pools.iter().map(|p| p.requests.load(Relaxed)).sum();
         {
             let mut l = lock(&self.load);
             let dt = now_ns.saturating_sub(l.last_ns) as f64;
             if l.last_ns != 0 && dt > 0.0 {
                 let rate = total.saturating_sub(l.last_total) as f64 / (dt / 1e9);
+                let all_rate = all.saturating_sub(l.last_all) as f64 / (dt / 1e9);
                 let w = 1.0 - (-dt / LOAD_TAU_NS).exp();
                 l.rps += (rate - l.rps) * w;
+                l.all_rps += (all_rate - l.all_rps) * w;
                 l.peak_rps = l.rps.max(l.peak_rps * (-dt / PEAK_TAU_NS).exp());
             }
             l.last_total = total;
+            l.last_all = all;
             l.last_ns = now_ns;
         }
         let standby = standby_pools(snap);

@@ -1,19 +1,9 @@
-//! Traffic shares across tiers: primary first, the rest spills over gradually.
-//!
-//! Envoy's priority-load model, extended with latency. Each pool's *capacity* is its healthy
-//! fraction (slow-start ramp included) × its latency factor (see `pool::plan`). A tier carries
-//! `min(1, OVERPROVISION × capacity)` of what reaches it and the rest spills to the next tier:
-//! a healthy primary keeps everything, one that lost half its weight keeps 70 %, a dead one
-//! nothing. A `failover_only` pool is eligible only when every lower tier is entirely down.
-//! When the tiers together cannot take 100 % (all partly down), shares are normalised, as in
-//! Envoy. When no tier has any capacity nothing can be served: the maintenance answer.
+//! The tier plan: how much of all traffic each tier takes, and why. Computed by [`plan_tiers`]
+//! every planning tick (see [`shares`] for the rules), read by placement for every request.
 
-use crate::config::Spill;
-use crate::pool::Pool;
-use std::sync::Arc;
+mod shares;
 
-/// A tier may take this much more than its healthy fraction (Envoy's overprovisioning 1.4).
-pub const OVERPROVISION: f64 = 1.4;
+pub use shares::{plan_tiers, Load, OVERPROVISION};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TierState {
@@ -40,6 +30,24 @@ pub struct TierEntry {
     pub state: TierState,
     /// (pool index, relative weight within the tier); only eligible pools with capacity.
     pub pools: Vec<(usize, f64)>,
+    /// Why the tier has its share.
+    pub why: Why,
+}
+
+/// What the planner read for a tier: shown in `/status`, so an operator sees why a share is
+/// what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct Why {
+    /// Healthy fraction of the tier's eligible weight, slow-start ramp included.
+    pub healthy_fraction: f64,
+    /// Latency against the tier's own baseline: 1 = normal, down to the floor when far slower.
+    pub latency_factor: f64,
+    /// Set when a higher tier is measurably faster while this one is slow: the factor that
+    /// comparison gives (this tier's latency ÷ the faster tier's), already in `latency_factor`.
+    pub versus_faster_tier: Option<f64>,
+    /// Set when the share was capped by what the tier can carry at its own good latency: the
+    /// cap, as a share of all traffic.
+    pub capacity_cap: Option<f64>,
 }
 
 /// The current split of traffic across tiers, read by every request.
@@ -131,67 +139,3 @@ impl TierPlan {
             .map(|p| p.0)
     }
 }
-
-/// Computes tier shares from the pools' current plans.
-pub fn plan_tiers(pools: &[Arc<Pool>]) -> TierPlan {
-    let mut order: Vec<u32> = pools.iter().map(|p| p.tier()).collect();
-    order.sort_unstable();
-    order.dedup();
-    let mut remaining = 1.0f64;
-    let mut lower_all_down = true;
-    let mut tiers = Vec::with_capacity(order.len());
-    for tier in order {
-        let members: Vec<(usize, &Arc<Pool>)> = pools
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.tier() == tier)
-            .collect();
-        let plans: Vec<_> = members.iter().map(|(i, p)| (*i, p, p.plan())).collect();
-        let any_health = plans.iter().any(|(_, _, pl)| pl.health > 0.0);
-        let degraded = plans
-            .iter()
-            .any(|(_, _, pl)| pl.some_down || pl.latency_factor < 1.0);
-        let eligible: Vec<_> = plans
-            .iter()
-            .filter(|(_, p, _)| p.conf.spill == Spill::Gradual || lower_all_down)
-            .collect();
-        let total_w: f64 = eligible.iter().map(|(_, _, pl)| pl.total_weight).sum();
-        let cap_w: f64 = eligible
-            .iter()
-            .map(|(_, _, pl)| pl.total_weight * pl.capacity())
-            .sum();
-        let capacity = if total_w > 0.0 { cap_w / total_w } else { 0.0 };
-        let share = remaining.min((OVERPROVISION * capacity).min(1.0));
-        remaining -= share;
-        let state = if !any_health {
-            TierState::Down
-        } else if degraded {
-            TierState::Degraded
-        } else {
-            TierState::Up
-        };
-        let members = eligible
-            .iter()
-            .map(|(i, _, pl)| (*i, pl.total_weight * pl.capacity()))
-            .filter(|(_, w)| *w > 0.0)
-            .collect();
-        tiers.push(TierEntry {
-            tier,
-            share,
-            state,
-            pools: members,
-        });
-        lower_all_down &= !any_health;
-    }
-    let used = 1.0 - remaining;
-    if used > 0.0 && remaining > 1e-12 {
-        for t in &mut tiers {
-            t.share /= used;
-        }
-    }
-    TierPlan { tiers }
-}
-
-#[cfg(test)]
-#[path = "tier_tests.rs"]
-mod tests;
