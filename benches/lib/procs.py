@@ -1,5 +1,6 @@
-"""What the benchmark drivers (benches/proxy/bench.py, benches/drill/drill.py) share: child
-processes that are always stopped, free ports, waiting, and the commit a run measured.
+"""What the benchmark drivers (benches/proxy/bench.py, benches/july/july.py, deploy/pgo/train.py)
+share: child processes that are always stopped, free ports, waiting, the tools a run needs, and
+the commit a run measured.
 
 Every child runs in its own session (its own process group), so stopping it stops whatever it
 started too, and the group ids are listed in a file while they run: the driver's run.sh reads
@@ -121,6 +122,19 @@ def wait_until(fn, timeout, what, alive=None):
             pass
         time.sleep(0.1)
     raise RuntimeError("timed out waiting for " + what)
+
+
+def require(tools, hint=None):
+    """Makes sure every one of `tools` is installed, through benches/lib/require.sh (apt-get when
+    root); exits with its message when that cannot be done."""
+    argv = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "require.sh")]
+    argv += (["--hint", hint] if hint else []) + list(tools)
+    if subprocess.run(argv).returncode != 0:
+        sys.exit(1)
+    cargo_bin = os.path.join(os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo")), "bin")
+    for d in ("/usr/sbin", "/sbin", cargo_bin):  # nginx and haproxy; oha
+        if d not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = os.environ.get("PATH", "") + os.pathsep + d
 
 
 def git_state(root):

@@ -19,24 +19,19 @@
 # With --pgo on, FIREBREAK_BIN=path skips deploy/pgo/build.sh and FIREBREAK_PLAIN_BIN=path
 # the plain release build.
 # Installs wrk, nginx, haproxy, valgrind and strace with apt-get when missing (root only),
-# never touching system services: the origin and the proxies run as foreground children with
-# their own config, pid and log files in a temp dir. Traffic stays on 127.0.0.1. Results go
+# and oha with cargo for --h2 on (benches/lib/require.sh), never touching system services:
+# the origin and the proxies run as foreground children with their own config, pid and log
+# files in a temp dir. Traffic stays on 127.0.0.1. Results go
 # to target/bench/<time>/ (table.txt, results.json, configs/, callgrind/). Every child
 # process is stopped on exit.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+. "$root/benches/lib/driver.sh"
+pick_python
 
-python=${PYTHON:-}
-if [ -z "$python" ]; then
-    for c in python3.11 python3; do
-        if command -v "$c" >/dev/null 2>&1; then python=$c; break; fi
-    done
-fi
-[ -n "$python" ] || { echo "run.sh: python3 is needed" >&2; exit 1; }
-
-PATH=$PATH:/usr/sbin:/sbin
+PATH=$PATH:/usr/sbin:/sbin:${CARGO_HOME:-$HOME/.cargo}/bin
 export PATH
 
 callgrind=0
@@ -56,47 +51,12 @@ for arg in "$@"; do
     prev=$arg
 done
 
-# tool -> Debian package
-missing=
-need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
-need wrk wrk
-need nginx nginx
-need haproxy haproxy
-need taskset util-linux
-need openssl openssl   # --tls on: the run's self-signed certificate
-if [ "$callgrind" = 1 ]; then
-    need valgrind valgrind
-    need callgrind_control valgrind
-    need strace strace
-fi
-if [ "$perf" = 1 ]; then
-    need perf linux-perf
-fi
-if [ -n "$missing" ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        # shellcheck disable=SC2086
-        missing=$(printf '%s\n' $missing | sort -u | tr '\n' ' ')
-        echo "run.sh: installing $missing" >&2
-        # The packages' services (nginx, haproxy) are never used: policy-rc.d keeps them from
-        # being started by the install if it is honoured; the benchmark runs its own copies.
-        export DEBIAN_FRONTEND=noninteractive
-        # shellcheck disable=SC2086
-        apt-get install -y --no-install-recommends $missing >/dev/null 2>&1 || {
-            apt-get update >/dev/null
-            apt-get install -y --no-install-recommends $missing >/dev/null
-        }
-    else
-        echo "run.sh: please install$missing" >&2
-        exit 1
-    fi
-fi
-
-# --h2 on: oha drives HTTP/2 (wrk speaks only HTTP/1.1); Debian has no package for it.
-PATH=$PATH:${CARGO_HOME:-$HOME/.cargo}/bin
-if [ "$h2" = 1 ] && ! command -v oha >/dev/null 2>&1; then
-    echo "run.sh: cargo install oha --locked (a few minutes)" >&2
-    cargo install oha --locked --quiet
-fi
+tools="wrk nginx haproxy taskset openssl"   # openssl: --tls on's self-signed certificate
+[ "$callgrind" = 1 ] && tools="$tools valgrind callgrind_control strace"
+[ "$perf" = 1 ] && tools="$tools perf"
+[ "$h2" = 1 ] && tools="$tools oha"          # --h2 on: oha drives HTTP/2 (wrk speaks only HTTP/1.1)
+# shellcheck disable=SC2086
+"$root/benches/lib/require.sh" $tools
 
 # The plain release build; prints its path.
 plain_build() {
@@ -126,39 +86,12 @@ fi
 # 2,000 idle connections plus the proxy's own descriptors.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-out_dir=
-prev=
-for arg in "$@"; do
-    [ "$prev" = --out ] && out_dir=$arg
-    case "$arg" in --out=*) out_dir=${arg#--out=} ;; esac
-    prev=$arg
-done
+out_dir=$(arg_value out "$@")
 if [ -z "$out_dir" ]; then
     out_dir=$root/target/bench/$(date +%Y%m%d-%H%M%S)
     set -- --out "$out_dir" "$@"
 fi
 mkdir -p "$out_dir"
 
-bench_pid=
-cleanup() {
-    if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
-        kill -TERM "$bench_pid" 2>/dev/null || true
-        sleep 3
-    fi
-    # Process groups of children bench.py started and did not get to stop (by their ids).
-    if [ -f "$out_dir/pids" ]; then
-        while read -r pgid; do
-            [ -n "$pgid" ] && kill -KILL -- "-$pgid" 2>/dev/null || true
-        done <"$out_dir/pids"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-"$python" "$here/bench.py" --firebreak-bin "$FIREBREAK_BIN" --pingora-bin "$PINGORA_BIN" "$@" &
-bench_pid=$!
-rc=0
-wait "$bench_pid" || rc=$?
-bench_pid=
-exit "$rc"
+# bench.py runs as a child, so that it and anything it started are stopped on any exit.
+run_driver "$out_dir" 3 "$python" "$here/bench.py" --firebreak-bin "$FIREBREAK_BIN" --pingora-bin "$PINGORA_BIN" "$@"

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The firebreak soak: N minutes of mixed traffic while backends die and the config reloads.
 
-Starts five stdlib origins (primary p1-p4, standby s1; see origin.py), a release firebreak in
-front of them, and the paced client traffic of traffic.py. Then, until the time is up:
+Starts five origins (primary p1-p4, standby s1; benches/lib/origin.py), a release firebreak in
+front of them, and the paced client traffic of benches/lib/traffic.py (its SOAK mix). Then,
+until the time is up:
   * every --kill-every s one backend (in turn p1, p2, p3, p4, s1) is SIGKILLed and started
     again --down s later on the same port;
   * every --reload-every s the config is rewritten (weights, p4 in or out, slow start, a
@@ -28,9 +29,13 @@ import urllib.error
 import urllib.request
 
 import report
-from traffic import Traffic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+LIB = os.path.join(os.path.dirname(HERE), "lib")
+sys.path.insert(0, LIB)
+import fbconf  # noqa: E402  (benches/lib)
+from traffic import Traffic  # noqa: E402
+
 TOKEN = "soak-token"
 NAMES = ["p1", "p2", "p3", "p4", "s1"]
 
@@ -59,48 +64,20 @@ def config(ports, k, http_port, admin_port, broken=False):
     """Config variant k: weights rotate, p4 joins and leaves, slow start and a priority flip."""
     w = [1 + (k + i) % 4 for i in range(4)]
     primary = ["p1", "p2", "p3"] + (["p4"] if k % 4 in (1, 2) else [])
-    backends = ", ".join('{ addr = "127.0.0.1:%d", weight = %d }' % (ports[n], w[i])
-                         for i, n in enumerate(primary))
-    health = '{ path = "/health", interval = "200ms", timeout = "150ms", rise = 2, fall = 2 }'
-    pool = ('connect_timeout = "300ms"\nread_timeout = "5s"\nslow_start = "%s"\nhealth = %s\n'
-            % ("2s" if k % 2 else "0s", health))
-    return f"""# soak config, reload {k}
-[server]
-threads = 2
-grace = "5s"
-[listen]
-http = ["127.0.0.1:{http_port}"]
-[admin]
-listen = "127.0.0.1:{admin_port}"
-token_env = "FIREBREAK_SOAK_TOKEN"
-{"[bogus]" if broken else ""}
-[[pool]]
-name = "primary"
-tier = 0
-{pool}backends = [{backends}]
-[[pool]]
-name = "standby"
-tier = 1
-{pool}backends = [{{ addr = "127.0.0.1:{ports['s1']}", weight = 1 }}]
-[[route]]
-name = "login"
-path_prefix = "/login"
-priority = "critical"
-[[route]]
-name = "reports"
-path_prefix = "/reports"
-priority = "{"bulk" if k % 3 else "normal"}"
-[[route]]
-name = "api"
-path_prefix = "/api"
-[[route]]
-name = "api-host"
-host = "soak.example"
-path_prefix = "/api"
-[[route]]
-name = "default"
-path_prefix = "/"
-"""
+    pool = dict(connect_timeout="300ms", read_timeout="5s", slow_start="2s" if k % 2 else "0s",
+                health=fbconf.health("200ms", "150ms", rise=2, fall=2))
+    return fbconf.config(
+        comment="soak config, reload %d" % k,
+        threads=2, grace="5s", listen=http_port, admin=admin_port, token_env="FIREBREAK_SOAK_TOKEN",
+        pools=[fbconf.pool("primary", [(ports[n], w[i]) for i, n in enumerate(primary)], tier=0, **pool),
+               fbconf.pool("standby", [ports["s1"]], tier=1, **pool)],
+        routes=[fbconf.route("login", "/login", "critical"),
+                fbconf.route("reports", "/reports", "bulk" if k % 3 else "normal"),
+                fbconf.route("api", "/api"),
+                fbconf.route("api-host", "/api", host="soak.example"),
+                fbconf.route("default", "/")],
+        tail="[bogus]" if broken else "",  # an unknown table: the reload must be refused
+    )
 
 
 class Soak:
@@ -119,8 +96,8 @@ class Soak:
 
     def start_origin(self, name):
         self.origins[name] = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "origin.py"), "--port", str(self.ports[name]),
-             "--name", name, "--log", self.applied_log],
+            [sys.executable, os.path.join(LIB, "origin.py"), "--port", str(self.ports[name]),
+             "--name", name, "--jitter-ms", "4", "--log", self.applied_log],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.out, name + ".err"), "a"))
 
     def write_config(self, text):

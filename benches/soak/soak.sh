@@ -20,8 +20,8 @@ case "$minutes" in
     ''|*[!0-9.]*) echo "usage: $0 [MINUTES] [soak.py options]" >&2; exit 2 ;;
 esac
 
-python=${PYTHON:-python3}
-command -v "$python" >/dev/null 2>&1 || { echo "soak.sh: python3 is needed" >&2; exit 1; }
+. "$root/benches/lib/driver.sh"
+pick_python
 
 bin=${FIREBREAK_BIN:-}
 if [ -z "$bin" ]; then

@@ -7,7 +7,8 @@
 #   4. build firebreak with it (-Cprofile-use) into target/pgo/use.
 # Prints the optimised binary's path, and only that, on stdout; all else goes to stderr.
 # Takes about 12 minutes on 2 cores (two fat-LTO builds). Needs what `make demo` needs, plus
-# python3, openssl and curl (for HTTP/2) for the training run.
+# python3, openssl and curl (for HTTP/2) for the training run, which benches/lib/require.sh
+# installs with apt-get when they are missing (as root).
 #
 #   deploy/pgo/build.sh                 # 60 s of training
 #   PGO_TRAIN_SECONDS=120 deploy/pgo/build.sh
@@ -18,9 +19,7 @@ root=$(pwd)
 out="$root/target/pgo"
 
 ./.ci/deps
-for tool in python3 openssl curl; do
-    command -v "$tool" >/dev/null || { echo "pgo: $tool is needed for the training run"; exit 1; }
-done
+benches/lib/require.sh --hint "for the PGO training run" python3 openssl curl
 profdata=$(find "$(rustc --print sysroot)" -name llvm-profdata -type f 2>/dev/null | head -n 1)
 if [ -z "$profdata" ]; then
     rustup component add llvm-tools || rustup component add llvm-tools-preview

@@ -4,9 +4,10 @@ instrumented firebreak under this, and the compiler then lays out the real build
 
 PGO optimises what the training runs and treats the rest as cold, so the training has to look
 like production, not like a benchmark. Against three origins (a two-backend primary, a
-one-backend standby; `benches/soak/origin.py`, 0-4 ms per request), one firebreak with two
+one-backend standby; `benches/lib/origin.py`, 0-4 ms per request), one firebreak with two
 worker threads, a plain and a TLS listener, health checks and the shipped routes' priorities
-gets, at the same time (the clients are in `traffic.py`):
+gets, at the same time (the clients and the PGO mix are in `benches/lib/traffic.py`; the
+config is written by `benches/lib/fbconf.py`):
 
 - HTTP/1.1 keep-alive clients over plain HTTP and over TLS: GET, HEAD and POST (JSON bodies)
   on login, order, API, report and default routes, with and without `Accept: text/html`, a
@@ -36,67 +37,30 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "benches", "lib"))
+import fbconf  # noqa: E402
 from procs import Children, free_ports, logger, wait_until  # noqa: E402
 from selfsigned import make_cert  # noqa: E402
-from traffic import MIX, Client, bad_input, h2_loop  # noqa: E402
+from traffic import PGO, Client, bad_input, h2_loop  # noqa: E402
 
 log = logger("pgo-train")
 TOKEN = "pgo-training"
 
-CONF = """\
-[server]
-threads = 2
-grace = "5s"
 
-[listen]
-http = ["127.0.0.1:%(http)d"]
-https = [{ addr = "127.0.0.1:%(https)d", cert = "%(d)s/cert.pem", key = "%(d)s/key.pem" }]
-
-[admin]
-listen = "127.0.0.1:%(admin)d"
-token_env = "PGO_TRAIN_TOKEN"
-
-[[pool]]
-name = "primary"
-tier = 0
-health = { path = "/health", interval = "200ms", timeout = "150ms", rise = 2, fall = 2 }
-backends = [{ addr = "127.0.0.1:%(p1)d", weight = 3 }, { addr = "127.0.0.1:%(p2)d", weight = 1 }]
-
-[[pool]]
-name = "standby"
-tier = 1
-health = { path = "/health", interval = "200ms", timeout = "150ms", rise = 2, fall = 2 }
-backends = [{ addr = "127.0.0.1:%(s1)d", weight = %(s1_weight)d }]
-
-[[route]]
-name = "login"
-path_prefix = "/login"
-priority = "critical"
-
-[[route]]
-name = "orders"
-path_prefix = "/api/orders"
-priority = "critical"
-
-[[route]]
-name = "reports"
-path_prefix = "/reports"
-priority = "bulk"
-
-[[route]]
-name = "default"
-path_prefix = "/"
-priority = "normal"
-shadow = 0.05
-
-[limits]
-max_body_bytes = "1MiB"
-
-[admission]
-initial_limit = 24
-max_limit = 48
-client_key = "header:X-Tenant-Id"
-"""
+def firebreak_conf(ports, d, s1_weight):
+    """The training's firebreak config; the standby's weight changes between reloads."""
+    health = fbconf.health("200ms", "150ms", rise=2, fall=2)
+    return fbconf.config(
+        threads=2, grace="5s", listen=ports["http"], admin=ports["admin"], token_env="PGO_TRAIN_TOKEN",
+        https=[(ports["https"], os.path.join(d, "cert.pem"), os.path.join(d, "key.pem"))],
+        pools=[fbconf.pool("primary", [(ports["p1"], 3), ports["p2"]], tier=0, health=health),
+               fbconf.pool("standby", [(ports["s1"], s1_weight)], tier=1, health=health)],
+        routes=[fbconf.route("login", "/login", "critical"),
+                fbconf.route("orders", "/api/orders", "critical"),
+                fbconf.route("reports", "/reports", "bulk"),
+                fbconf.route("default", "/", "normal", shadow=0.05)],
+        tables={"limits": {"max_body_bytes": "1MiB"},
+                "admission": {"initial_limit": 24, "max_limit": 48, "client_key": "header:X-Tenant-Id"}},
+    )
 
 
 def shed_counts(port):
@@ -147,10 +111,10 @@ def train(a, d, kids):
     make_cert(d)  # d/cert.pem and d/key.pem, which the config names
     names = ("http", "https", "admin", "p1", "p2", "s1")
     ports = dict(zip(names, free_ports(len(names))))
-    origin = os.path.join(ROOT, "benches", "soak", "origin.py")
+    origin = os.path.join(ROOT, "benches", "lib", "origin.py")
 
     def start_origin(name):
-        kids.start(name, [sys.executable, origin, "--port", str(ports[name]), "--name", name,
+        kids.start(name, [sys.executable, origin, "--port", str(ports[name]), "--name", name, "--jitter-ms", "4",
                           "--log", os.path.join(d, "applied.log")], os.path.join(d, name + ".log"))
 
     for name in ("p1", "p2", "s1"):
@@ -159,7 +123,7 @@ def train(a, d, kids):
 
     def write_conf(s1_weight):
         with open(conf + ".new", "w") as f:
-            f.write(CONF % dict(ports, d=d, s1_weight=s1_weight))
+            f.write(firebreak_conf(ports, d, s1_weight))
         os.replace(conf + ".new", conf)
 
     write_conf(1)
@@ -169,8 +133,8 @@ def train(a, d, kids):
                alive=lambda: kids.alive("firebreak"))
 
     stop = threading.Event()
-    clients = [Client(ports["https" if i % 3 == 2 else "http"], i % 3 == 2, i % 6 == 5, i, stop)
-               for i in range(a.clients)]
+    clients = [Client(ports["https" if i % 3 == 2 else "http"], PGO, i, stop, tls=i % 3 == 2,
+                      close=i % 6 == 5, n_range=10000, tenants=20) for i in range(a.clients)]
     h2 = {}
     h2_thread = threading.Thread(target=h2_loop, args=(ports["https"], stop, h2), daemon=True)
     for t in clients + [h2_thread]:
@@ -201,8 +165,8 @@ def train(a, d, kids):
                                           json.dumps({"enabled": False}))[0] == 200
     at(0.70)
     burst_stop = threading.Event()
-    reports = [m for m in MIX if m[2].startswith("/reports")]
-    burst = [Client(ports["http"], False, False, 1000 + i, burst_stop, reports) for i in range(48)]
+    reports = [m for m in PGO if m[1] == "get-reports"]
+    burst = [Client(ports["http"], reports, 1000 + i, burst_stop, n_range=10000, tenants=20) for i in range(48)]
     for c in burst:  # bulk reports past the admission limit for a while: they are shed
         c.start()
     at(0.80)

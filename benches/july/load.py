@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Load generator for the overload drill (asyncio, standard library only).
+"""Load generator of the July replay (asyncio, standard library only).
 
 Two modes.
 
@@ -97,7 +97,7 @@ async def read_response(reader: asyncio.StreamReader, method: str = "GET"):
 async def one_request(host, port, path, tenant):
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        req = "GET %s HTTP/1.1\r\nHost: firetms.test\r\nUser-Agent: firebreak-drill\r\nAccept: application/json\r\n" % path
+        req = "GET %s HTTP/1.1\r\nHost: firetms.test\r\nUser-Agent: firebreak-july\r\nAccept: application/json\r\n" % path
         if tenant is not None:
             req += "X-Tenant-Id: %s\r\n" % tenant
         req += "Connection: close\r\n\r\n"
@@ -281,7 +281,7 @@ def main():
     a = ap.parse_args()
     host = a.target.rpartition(":")[0]
     if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
-        sys.exit("load.py: the drill only sends traffic to loopback, not %s" % host)
+        sys.exit("load.py: the July replay only sends traffic to loopback, not %s" % host)
     asyncio.run(run_open(a) if a.mode == "open" else run_capacity(a))
 
 

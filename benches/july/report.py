@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns the drill's result files into the comparison table.
+"""Turns the July replay's result files into the comparison table.
 
     python3 report.py RESULTS_DIR        # re-print the table of a finished run
 
