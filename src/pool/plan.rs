@@ -22,6 +22,8 @@ use std::sync::Arc;
 
 /// Consecutive slow windows before the factor falls (a single slow window is noise).
 pub const SLOW_WINDOWS: u32 = 3;
+/// Pooled samples that show a slow pool fast again (all of them within tolerance).
+const RECOVERY_SAMPLES: u64 = 4;
 /// Samples older than this that never reached `MIN_SAMPLES` are dropped.
 pub const MAX_POOLING_NS: u64 = 5_000_000_000;
 /// A pool up to this many times slower than its baseline keeps its full share.
@@ -169,13 +171,27 @@ pub(super) fn plan_pool(
     }
 }
 
+/// A pool marked slow that now receives little traffic (the planner moved it away) must still
+/// be able to show that it is fast again: a few pooled samples, all within tolerance of the
+/// baseline, are enough to evaluate (falling still takes [`MIN_SAMPLES`] and three windows).
+fn shows_recovery(track: &LatencyTrack) -> bool {
+    let (Some(base), true) = (track.baseline_ns, track.factor < 1.0) else {
+        return false;
+    };
+    track.pending.total() >= RECOVERY_SAMPLES
+        && track
+            .pending
+            .quantile(1.0)
+            .is_some_and(|max| max <= LATENCY_TOLERANCE * base + LATENCY_SLACK_NS)
+}
+
 /// Folds one drained window into the pool's latency memory.
 pub(super) fn update_latency(track: &mut LatencyTrack, window: &Drained, now_ns: u64) {
     if track.pending.total() == 0 {
         track.pending_since = now_ns;
     }
     track.pending.merge(window);
-    if track.pending.total() < MIN_SAMPLES {
+    if track.pending.total() < MIN_SAMPLES && !shows_recovery(track) {
         if now_ns.saturating_sub(track.pending_since) > MAX_POOLING_NS {
             track.pending = Drained::default();
         }

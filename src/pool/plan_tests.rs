@@ -171,3 +171,32 @@ fn an_accepted_slowdown_is_the_new_normal_at_once() {
     hold(&mut t, 200, 30, 100 * MS, now);
     assert_eq!(t.factor, 1.0, "recovered over the usual ramp");
 }
+
+#[test]
+fn a_slow_pool_on_a_trickle_of_traffic_still_shows_it_is_fast_again() {
+    let mut t = LatencyTrack::default();
+    let now = hold(&mut t, 1, 100, 100 * MS, 0);
+    let mut now = hold(&mut t, 500, 10, 100 * MS, now);
+    assert_eq!(t.factor, LATENCY_FLOOR);
+    // The planner moved its traffic away: one fast answer every 800 ms (never 16 in 5 s).
+    let mut back_after = None;
+    for tick in 1..=100 {
+        now += 100 * MS;
+        update_latency(&mut t, &window(1, (tick % 8 == 0) as u64), now);
+        if t.factor == 1.0 {
+            back_after = Some(tick);
+            break;
+        }
+    }
+    let ticks = back_after.expect("never recovered");
+    assert!(ticks <= 60, "recovered after {ticks} ticks");
+    // A trickle of slow answers proves nothing: it does not lift a slow factor.
+    let mut u = LatencyTrack::default();
+    let now = hold(&mut u, 1, 100, 100 * MS, 0);
+    let mut now = hold(&mut u, 500, 10, 100 * MS, now);
+    for tick in 1..=100 {
+        now += 100 * MS;
+        update_latency(&mut u, &window(500, (tick % 8 == 0) as u64), now);
+    }
+    assert_eq!(u.factor, LATENCY_FLOOR);
+}

@@ -1,10 +1,10 @@
 //! Traffic shares across tiers: primary first, the rest spills over gradually.
 //!
-//! Envoy's priority-load model, extended with latency and capacity. Each pool's *capacity* is
-//! its healthy fraction (slow-start ramp included) × its latency factor. A tier carries
-//! `min(1, OVERPROVISION × capacity)` of what reaches it and the rest spills to the next tier:
-//! a healthy primary keeps everything, one that lost half its weight keeps 70 %, a dead one
-//! nothing. A `failover_only` pool is eligible only when every lower tier is entirely down.
+//! Envoy's priority-load model, extended with latency and capacity. A tier carries
+//! `min(1, OVERPROVISION × healthy fraction) × latency factor` of what reaches it (slow-start
+//! ramps count in the healthy fraction) and the rest spills to the next tier: a healthy primary
+//! keeps everything, one that lost half its weight keeps 70 %, one at a quarter of its speed a
+//! quarter, a dead one nothing. A `failover_only` pool is eligible only when every lower tier is entirely down.
 //! When the tiers together cannot take 100 % (all partly down), shares are normalised, as in
 //! Envoy. When no tier has any capacity nothing can be served: the maintenance answer.
 //!
@@ -13,7 +13,7 @@
 //!   its own baseline (`pool::plan`). When a pool is slow by that measure and a higher tier that
 //!   can serve is measurably faster (its latest p50, from real or shadow traffic), the factor
 //!   falls further, to `faster ÷ own` (at least [`VERSUS_FLOOR`]): a primary 8× slower than the
-//!   standby keeps about 1/8 × 1.4 of the traffic. A pool that is normal against its own
+//!   standby keeps about 1/8 of the traffic. A pool that is normal against its own
 //!   baseline is never compared (the tiers' traffic mixes differ: the standby may only see
 //!   mirrored reads).
 //! * **Capacity caps.** A tier is never planned more requests per second than it can carry at
@@ -31,8 +31,8 @@ use std::sync::Arc;
 /// A tier may take this much more than its healthy fraction (Envoy's overprovisioning 1.4).
 pub const OVERPROVISION: f64 = 1.4;
 /// The lowest factor the comparison with a faster tier gives: a slow primary keeps at least
-/// 1.4 × 0.1 = 14 % of the traffic, enough samples to show within seconds that it is fast
-/// again (at 2 % it took longer than 10 s under light load).
+/// 10 % of the traffic, enough samples to show within seconds that it is fast again (at 2 %
+/// it took longer than 10 s under light load).
 pub const VERSUS_FLOOR: f64 = 0.1;
 
 /// What the planner knows of the traffic, beyond the pools' own plans.
@@ -120,7 +120,10 @@ pub fn plan_tiers(pools: &[Arc<Pool>], load: Load) -> TierPlan {
         };
         let health = weighted(|m| m.plan.health);
         let capacity = weighted(|m| m.plan.health * m.factor);
-        let share = remaining.min((OVERPROVISION * capacity).min(1.0));
+        let latency = if health > 0.0 { capacity / health } else { 1.0 };
+        // Overprovisioning makes up for lost backends (the others absorb more), not for
+        // slowness: a tier at a quarter of its speed takes a quarter.
+        let share = remaining.min((OVERPROVISION * health).min(1.0) * latency);
         remaining -= share;
         let state = if !any_health {
             TierState::Down
@@ -131,7 +134,7 @@ pub fn plan_tiers(pools: &[Arc<Pool>], load: Load) -> TierPlan {
         };
         let why = Why {
             healthy_fraction: health,
-            latency_factor: if health > 0.0 { capacity / health } else { 1.0 },
+            latency_factor: latency,
             versus_faster_tier: eligible.iter().filter_map(|m| m.versus).reduce(f64::min),
             capacity_cap: None,
         };

@@ -117,7 +117,9 @@ fn a_badly_slowed_primary_spills_part_of_its_traffic() {
         feed(200, now); // 20x its baseline: (2 x 10 + 10) / 200 is under the floor
     }
     let plan = plan_tiers(&pools, Load::default());
-    assert_eq!(shares(&plan), vec![0.35, 0.65]);
+    // At the latency floor (a quarter of its speed) it keeps a quarter: overprovisioning
+    // makes up for lost backends, not for slowness.
+    assert_eq!(shares(&plan), vec![0.25, 0.75]);
     assert_eq!(plan.tiers[0].state, TierState::Degraded);
 }
 
@@ -167,18 +169,18 @@ fn slowed(slow_ms: u64, standby_ms: Option<u64>) -> [Arc<Pool>; 2] {
 
 #[test]
 fn a_slow_primary_gives_a_faster_standby_traffic_in_proportion_to_the_difference() {
-    // 500 ms against a standby measured at 60 ms: the primary keeps 1.4 × 60/500.
+    // 500 ms against a standby measured at 60 ms: the primary keeps 60/500.
     let plan = plan_tiers(&slowed(500, Some(60)), Load::default());
     let primary = plan.tiers[0].share;
     assert!(
-        (primary - 1.4 * 60.0 / 500.0).abs() < 0.03,
+        (primary - 60.0 / 500.0).abs() < 0.02,
         "primary keeps {primary}"
     );
     let versus = plan.tiers[0].why.versus_faster_tier.unwrap();
     assert!((versus - 0.12).abs() < 0.02, "{versus}");
-    // Never measured, the standby is no reference: the own-baseline floor alone (0.25 × 1.4).
+    // Never measured, the standby is no reference: the own-baseline floor alone.
     let plan = plan_tiers(&slowed(500, None), Load::default());
-    assert_eq!(shares(&plan), vec![0.35, 0.65]);
+    assert_eq!(shares(&plan), vec![0.25, 0.75]);
     assert_eq!(plan.tiers[0].why.versus_faster_tier, None);
 }
 
