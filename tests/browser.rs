@@ -9,19 +9,17 @@
 //! that a fresh load shows it `down`.
 //!
 //! Without Chromium the test fails loudly (`.ci/deps-browser` installs it), unless
-//! `FIREBREAK_SKIP_TOOLS` contains `chromium`.
+//! `FIREBREAK_SKIP_TOOLS` names `chromium`.
 
-mod support;
-#[path = "support/tools.rs"]
-mod tools;
+pub mod support;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use support::conf::two_tier;
 use support::proxy::scratch_dir;
+use support::tools::{artifacts_dir, require, Spawned, CHROMIUM};
 use support::{get, wait_until, Behaviour, Origin, Proxy};
-use tools::Spawned;
 
 /// Wall-clock limit for one Chromium run (it normally takes 1-2 s).
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(90);
@@ -57,7 +55,7 @@ fn chromium(bin: &Path, url: &str, extra: &[String]) -> String {
 /// The rendered DOM of `url`, also saved as `target/test-artifacts/<name>.html`.
 fn dump_dom(bin: &Path, url: &str, name: &str) -> String {
     let dom = chromium(bin, url, &["--dump-dom".into()]);
-    std::fs::write(tools::artifacts_dir().join(format!("{name}.html")), &dom).unwrap();
+    std::fs::write(artifacts_dir().join(format!("{name}.html")), &dom).unwrap();
     // Only the markup the script produced; the script's own source holds the same tag strings.
     let rendered = dom.split("<script").next().unwrap_or_default().to_string();
     assert!(
@@ -69,7 +67,7 @@ fn dump_dom(bin: &Path, url: &str, name: &str) -> String {
 
 /// A `target/test-artifacts/<name>.png` screenshot of `url` at 1280x900; checks it is a real PNG.
 fn screenshot(bin: &Path, url: &str, name: &str) {
-    let png = tools::artifacts_dir().join(format!("{name}.png"));
+    let png = artifacts_dir().join(format!("{name}.png"));
     let _ = std::fs::remove_file(&png);
     let flags = [
         format!("--screenshot={}", png.display()),
@@ -149,20 +147,9 @@ fn health_of(dom: &str, addr: &str) -> String {
     row[1].clone()
 }
 
-fn backend_health(p: &Proxy, addr: &str) -> Option<String> {
-    let st = p.admin_get("/status").ok()?.try_json().ok()?;
-    let pools = st["pools"].as_array()?;
-    let backends = pools
-        .iter()
-        .flat_map(|p| p["backends"].as_array().cloned().unwrap_or_default());
-    let b = backends.into_iter().find(|b| b["address"] == addr)?;
-    b["health"].as_str().map(str::to_string)
-}
-
 #[test]
 fn status_page_renders_backends_tiers_and_health_in_chromium() {
-    let candidates = ["/usr/bin/chromium", "chromium", "chromium-browser"];
-    let Some(bin) = tools::require("chromium", &candidates, "chromium") else {
+    let Some(bin) = require(CHROMIUM) else {
         return;
     };
     let t0 = Instant::now();
@@ -170,11 +157,7 @@ fn status_page_renders_backends_tiers_and_health_in_chromium() {
     let s = Origin::start("standby", Behaviour::Normal);
     let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
     let (a_addr, s_addr) = (a.addr().to_string(), s.addr().to_string());
-    let all_up = || {
-        [&a_addr, &s_addr]
-            .iter()
-            .all(|x| backend_health(&p, x).as_deref() == Some("up"))
-    };
+    let all_up = || p.backends_up(&[a.addr(), s.addr()]);
     assert!(
         wait_until(Duration::from_secs(10), all_up),
         "backends never came up"
@@ -185,7 +168,7 @@ fn status_page_renders_backends_tiers_and_health_in_chromium() {
             200
         );
     }
-    let url = tools::http_url(p.admin_addr(), "/");
+    let url = format!("http://{}/", p.admin_addr());
 
     let dom = dump_dom(&bin, &url, "status-page");
     for addr in [&a_addr, &s_addr] {
@@ -217,7 +200,7 @@ fn status_page_renders_backends_tiers_and_health_in_chromium() {
 
     // A primary backend dies: once /status says so, a fresh load shows it down.
     a.kill();
-    let a_down = || backend_health(&p, &a_addr).as_deref() == Some("down");
+    let a_down = || p.backend_health(a.addr()).as_deref() == Some("down");
     assert!(
         wait_until(Duration::from_secs(10), a_down),
         "/status never showed {a_addr} down"

@@ -1,12 +1,13 @@
 //! The command line: `check` on shipped and broken configs, `--version`, `--help`.
 
-mod support;
+pub mod support;
 
 use support::proxy::{cli, scratch_dir};
+use support::repo;
 
 #[test]
 fn every_shipped_config_passes_check() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conf");
+    let dir = repo().join("conf");
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

@@ -19,12 +19,16 @@
 //! A missing tool FAILS its tests with a loud message saying how to install it, unless the
 //! environment variable `FIREBREAK_SKIP_TOOLS` names it (comma- or space-separated, e.g.
 //! `FIREBREAK_SKIP_TOOLS=systemd-analyze,kubernetes-validate`): then the test prints a loud
-//! SKIPPED line and returns. Never a silent pass.
+//! SKIPPED line and returns. Never a silent pass (`support::tools::require`).
+
+pub mod support;
 
 use std::collections::{BTreeSet, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::proxy::{bin_path, scratch_dir};
+use support::repo;
+use support::tools::{require, KUBERNETES_VALIDATE, PROMTOOL, SYSTEMD_ANALYZE};
 
 /// The oldest Kubernetes release the manifests are checked against (besides the newest).
 const OLDEST_KUBERNETES: &str = "1.27.0";
@@ -70,84 +74,12 @@ const REQUIRED_ALERTS: &[&str] = &[
 
 // --- helpers -----------------------------------------------------------------------------------
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn deploy(rel: &str) -> PathBuf {
     repo().join("deploy").join(rel)
 }
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
-/// A fresh scratch directory for one test, under cargo's per-target temp dir.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("deploy-tests")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("cannot create a scratch dir");
-    dir
-}
-
-/// The directory `.ci/deps-deploy` installs into.
-fn tools_dir() -> PathBuf {
-    std::env::var_os("FIREBREAK_TOOLS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target").join("deploy-tools"))
-}
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-/// Finds `tool`. If it is missing: a loud SKIPPED line and `None` when `FIREBREAK_SKIP_TOOLS`
-/// names it, else a panic that says how to install it.
-fn require(tool: &str) -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(p) = on_path(tool) {
-        candidates.push(p);
-    }
-    let install = match tool {
-        "promtool" => "as root: `.ci/deps-deploy` (or `apt-get install prometheus`)",
-        "systemd-analyze" => "as root: `.ci/deps-deploy` (or `apt-get install systemd`)",
-        "kubernetes-validate" => {
-            candidates.push(tools_dir().join("venv/bin/kubernetes-validate"));
-            if let Some(home) = std::env::var_os("HOME") {
-                candidates.push(PathBuf::from(home).join(".local/bin/kubernetes-validate"));
-            }
-            "`.ci/deps-deploy` (a venv under target/deploy-tools/ with `pip install \
-             kubernetes-validate` from PyPI)"
-        }
-        _ => "see .ci/deps-deploy",
-    };
-    if let Some(found) = candidates.into_iter().find(|p| p.is_file()) {
-        return Some(found);
-    }
-    let skip = std::env::var("FIREBREAK_SKIP_TOOLS").unwrap_or_default();
-    if skip
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .any(|t| t == tool)
-    {
-        // Straight to fd 2, past libtest's capture, so the line shows although the test passes.
-        let line = format!(
-            "\n!!!!! SKIPPED: `{tool}` is not installed and FIREBREAK_SKIP_TOOLS={skip:?} names \
-             it. This deploy/ check did NOT run. !!!!!\n\n"
-        );
-        let _ = std::io::stderr().write_all(line.as_bytes());
-        return None;
-    }
-    panic!(
-        "\n\n!!!!! `{tool}` is NOT INSTALLED !!!!!\n\
-         The deploy/ checks need it. Install it {install}.\n\
-         Only if it truly cannot be installed, set FIREBREAK_SKIP_TOOLS={tool} to skip this \
-         check (loudly).\n"
-    );
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -254,7 +186,7 @@ fn alert_rules_pass_promtool_check() {
             "alerts.yaml lacks {alert}"
         );
     }
-    let Some(promtool) = require("promtool") else {
+    let Some(promtool) = require(PROMTOOL) else {
         return;
     };
     let out = run(Command::new(promtool).arg("check").arg("rules").arg(&rules));
@@ -297,7 +229,7 @@ fn alert_rules_unit_tests_pass_and_cover_every_alert() {
             "alerts_test.yaml never shows {alert} not firing"
         );
     }
-    let Some(promtool) = require("promtool") else {
+    let Some(promtool) = require(PROMTOOL) else {
         return;
     };
     // promtool resolves rule_files relative to the test file.
@@ -312,7 +244,7 @@ fn alert_rules_unit_tests_pass_and_cover_every_alert() {
 
 #[test]
 fn example_prometheus_configs_are_valid() {
-    let Some(promtool) = require("promtool") else {
+    let Some(promtool) = require(PROMTOOL) else {
         return;
     };
     let out = run(Command::new(&promtool)
@@ -477,7 +409,7 @@ fn grafana_dashboard_is_valid_and_uses_only_firebreak_metrics() {
 #[test]
 fn grafana_dashboard_queries_are_valid_promql() {
     let exprs = dashboard_exprs(&dashboard());
-    let Some(promtool) = require("promtool") else {
+    let Some(promtool) = require(PROMTOOL) else {
         return;
     };
     // promtool parses PromQL in rule files: one recording rule per query, with Grafana's
@@ -496,7 +428,7 @@ fn grafana_dashboard_queries_are_valid_promql() {
             "      - record: dashboard:query_{i}\n        expr: {quoted}\n"
         ));
     }
-    let dir = scratch("grafana");
+    let dir = scratch_dir("deploy-grafana");
     let file = dir.join("dashboard-queries.yaml");
     std::fs::write(&file, rules).expect("write rules");
     let out = run(Command::new(promtool).args(["check", "rules"]).arg(&file));
@@ -527,7 +459,7 @@ fn kubernetes_validate(tool: &Path, version: Option<&str>) -> Vec<String> {
 
 #[test]
 fn kubernetes_manifests_match_the_kubernetes_schemas() {
-    let Some(tool) = require("kubernetes-validate") else {
+    let Some(tool) = require(KUBERNETES_VALIDATE) else {
         return;
     };
     for version in [None, Some(OLDEST_KUBERNETES)] {
@@ -576,10 +508,10 @@ fn kubernetes_config_is_the_container_config_and_passes_firebreak_check() {
         "configmap.yaml's firebreak.toml differs from deploy/container/firebreak.toml; \
          keep them byte for byte equal"
     );
-    let dir = scratch("configmap");
+    let dir = scratch_dir("deploy-configmap");
     let path = dir.join("firebreak.toml");
     std::fs::write(&path, &embedded).expect("write config");
-    let out = run(Command::new(env!("CARGO_BIN_EXE_firebreak"))
+    let out = run(Command::new(bin_path())
         .args(["check", "--config"])
         .arg(&path)
         .env("FIREBREAK_ADMIN_TOKEN", "test-token"));
@@ -736,7 +668,10 @@ fn containerfile_builds_from_the_repository_and_runs_unprivileged() {
 /// The unit, copied to a scratch dir with the binary and config paths pointing at this build.
 fn unit_for_this_machine(dir: &Path) -> PathBuf {
     let unit = read(&deploy("systemd/firebreak.service"))
-        .replace("/usr/local/bin/firebreak", env!("CARGO_BIN_EXE_firebreak"))
+        .replace(
+            "/usr/local/bin/firebreak",
+            &bin_path().display().to_string(),
+        )
         .replace(
             "/etc/firebreak/firebreak.toml",
             &repo().join("conf/firebreak.toml").display().to_string(),
@@ -795,10 +730,10 @@ fn systemd_unit_verifies_and_is_hardened() {
     assert!(env.contains("FIREBREAK_UPGRADE_SOCK=/run/firebreak/"));
     assert!(env.contains("FIREBREAK_PID_FILE=/run/firebreak/"));
 
-    let Some(analyze) = require("systemd-analyze") else {
+    let Some(analyze) = require(SYSTEMD_ANALYZE) else {
         return;
     };
-    let dir = scratch("systemd");
+    let dir = scratch_dir("deploy-systemd");
     let path = unit_for_this_machine(&dir);
     let out = run(Command::new(&analyze).arg("verify").arg(&path));
     // The unit must be clean; lines about other units of this host are not ours to judge.

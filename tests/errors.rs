@@ -1,26 +1,22 @@
 //! Broken backends: timeouts give 504, broken answers 502, both in the negotiated form and
 //! without backend internals; GETs are retried elsewhere, writes are not.
 
-mod support;
+pub mod support;
 
 use std::time::Duration;
-use support::conf::two_tier;
+use support::conf::{two_tier, with_read_timeout};
 use support::{request, Behaviour, Origin, Proxy};
 
-fn ready(p: &Proxy) {
-    assert!(p.wait_ready());
-}
-
-fn short_timeouts(cfg: String) -> String {
-    cfg.replace(r#"read_timeout = "3s""#, r#"read_timeout = "400ms""#)
+fn short_timeouts(cfg: &str) -> String {
+    with_read_timeout(cfg, Duration::from_millis(400))
 }
 
 #[test]
 fn an_upstream_timeout_is_a_504_and_never_names_the_backend() {
     let a = Origin::start("a", Behaviour::Hang);
     let s = Origin::start("standby", Behaviour::Hang);
-    let p = Proxy::start(&short_timeouts(two_tier(&[(&a, 1)], &[&s], "", "")));
-    ready(&p);
+    let p = Proxy::start(&short_timeouts(&two_tier(&[(&a, 1)], &[&s], "", "")));
+    assert!(p.wait_ready());
     let r = request(
         p.http_addr(),
         "POST",
@@ -51,8 +47,8 @@ fn an_upstream_timeout_is_a_504_and_never_names_the_backend() {
 fn a_timed_out_get_is_retried_on_the_standby() {
     let a = Origin::start("a", Behaviour::Hang);
     let s = Origin::start("standby", Behaviour::Normal);
-    let p = Proxy::start(&short_timeouts(two_tier(&[(&a, 1)], &[&s], "", "")));
-    ready(&p);
+    let p = Proxy::start(&short_timeouts(&two_tier(&[(&a, 1)], &[&s], "", "")));
+    assert!(p.wait_ready());
     let r = request(p.http_addr(), "GET", "/x", &[], b"").unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-origin"), Some("standby"));
@@ -61,10 +57,7 @@ fn a_timed_out_get_is_retried_on_the_standby() {
 #[test]
 fn garbage_and_resets_are_502_for_writes_and_retried_for_reads() {
     for behaviour in [Behaviour::Garbage, Behaviour::ResetMidResponse] {
-        let a = Origin::start("a", behaviour.clone());
-        let s = Origin::start("standby", Behaviour::Normal);
-        let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
-        ready(&p);
+        let (a, s, p) = support::two_origins(behaviour.clone(), Behaviour::Normal, "", &[]);
         let r = request(
             p.http_addr(),
             "POST",
@@ -94,10 +87,7 @@ fn garbage_and_resets_are_502_for_writes_and_retried_for_reads() {
 
 #[test]
 fn a_502_says_connection_close_so_the_next_request_is_not_lost() {
-    let a = Origin::start("a", Behaviour::Garbage);
-    let s = Origin::start("standby", Behaviour::Garbage);
-    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
-    ready(&p);
+    let (_a, _s, p) = support::two_origins(Behaviour::Garbage, Behaviour::Garbage, "", &[]);
     let raw = support::send_raw_timeout(
         p.http_addr(),
         b"POST /orders HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx",

@@ -1,15 +1,11 @@
 //! Across tiers: the July incident. The primary dies under steady traffic, then the standby,
 //! then the primary comes back.
 
-mod support;
+pub mod support;
 
 use std::time::{Duration, Instant};
 use support::conf::two_tier;
 use support::{get, request, wait_until, Behaviour, Origin, Proxy};
-
-fn ready(p: &Proxy) {
-    assert!(p.wait_ready());
-}
 
 #[test]
 fn the_whole_incident_loses_no_get_and_ends_on_the_maintenance_page() {
@@ -17,7 +13,7 @@ fn the_whole_incident_loses_no_get_and_ends_on_the_maintenance_page() {
     let b = Origin::start("b", Behaviour::Normal);
     let s = Origin::start("standby", Behaviour::Normal);
     let p = Proxy::start(&two_tier(&[(&a, 1), (&b, 1)], &[&s], "", ""));
-    ready(&p);
+    assert!(p.wait_ready());
     assert!(wait_until(Duration::from_secs(5), || {
         let _ = get(p.http_addr(), "/warm");
         a.hits() > 0 && b.hits() > 0
@@ -110,10 +106,8 @@ fn the_whole_incident_loses_no_get_and_ends_on_the_maintenance_page() {
 
 #[test]
 fn a_post_in_flight_when_its_backend_dies_is_never_sent_twice() {
-    let a = Origin::start("a", Behaviour::Delay(Duration::from_millis(500)));
-    let s = Origin::start("standby", Behaviour::Normal);
-    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
-    ready(&p);
+    let delay = Behaviour::Delay(Duration::from_millis(500));
+    let (a, s, p) = support::two_origins(delay, Behaviour::Normal, "", &[]);
     let addr = p.http_addr();
     let client = std::thread::spawn(move || {
         request(
@@ -152,7 +146,7 @@ fn failover_only_standby_waits_until_the_whole_primary_is_down() {
         r#"spill = "failover_only""#,
         "",
     ));
-    ready(&p);
+    assert!(p.wait_ready());
     a.kill();
     for i in 0..100 {
         assert_eq!(get(p.http_addr(), &format!("/{i}")).unwrap().status, 200);
@@ -175,7 +169,7 @@ fn a_half_dead_primary_spills_part_of_its_traffic_to_a_gradual_standby() {
     let b = Origin::start("b", Behaviour::Normal);
     let s = Origin::start("standby", Behaviour::Normal);
     let p = Proxy::start(&two_tier(&[(&a, 1), (&b, 1)], &[&s], "", ""));
-    ready(&p);
+    assert!(p.wait_ready());
     b.set_healthy(false);
     assert!(wait_until(Duration::from_secs(3), || {
         p.admin_get("/status").unwrap().json()["pools"][0]["backends"][1]["health"] == "down"
@@ -190,10 +184,8 @@ fn a_half_dead_primary_spills_part_of_its_traffic_to_a_gradual_standby() {
 
 #[test]
 fn gets_in_flight_when_the_primary_dies_are_retried_on_the_standby() {
-    let a = Origin::start("a", Behaviour::Delay(Duration::from_millis(400)));
-    let s = Origin::start("standby", Behaviour::Normal);
-    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
-    ready(&p);
+    let delay = Behaviour::Delay(Duration::from_millis(400));
+    let (a, _s, p) = support::two_origins(delay, Behaviour::Normal, "", &[]);
     let addr = p.http_addr();
     let clients: Vec<_> = (0..5)
         .map(|i| std::thread::spawn(move || get(addr, &format!("/slow/{i}"))))
@@ -209,10 +201,7 @@ fn gets_in_flight_when_the_primary_dies_are_retried_on_the_standby() {
 
 #[test]
 fn a_badly_slowed_primary_spills_to_the_standby_and_takes_it_back_when_fast_again() {
-    let a = Origin::start("a", Behaviour::Normal);
-    let s = Origin::start("standby", Behaviour::Normal);
-    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
-    ready(&p);
+    let (a, s, p) = support::primary_and_standby("", &[]);
     // Learn the primary's baseline.
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_millis(1500) {

@@ -6,19 +6,17 @@
 //! The normal client must keep getting 200 with bounded latency and the proxy must survive;
 //! every attack connection must either be stopped by the proxy or run to its end.
 
-#[path = "support/faults.rs"]
-mod faults;
-mod support;
+pub mod support;
 
-use faults::{quantile, require, self_signed, support_file, which};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use support::conf::two_tier;
-use support::proxy::{free_addr, scratch_dir};
-use support::{wait_until, Behaviour, Origin, Proxy};
+use support::load::latency_quantile;
+use support::support_file;
+use support::tls::Https;
+use support::tools::{require, CURL, H2, OPENSSL};
 
 /// No normal request may take longer than this during an attack: curl takes 15-30 ms unattacked
 /// and up to ~300 ms under these attacks here, where attackers, curl and proxy share 2 cores.
@@ -31,32 +29,11 @@ struct Tools {
 }
 
 fn tools() -> Option<Tools> {
-    let how = "python3 -m venv target/reliability-tools/venv && \
-               target/reliability-tools/venv/bin/pip install h2";
     Some(Tools {
-        python: require("h2", faults::h2_python(), how)?,
-        curl: require("curl", which("curl"), "apt-get install curl")?,
-        openssl: require("openssl", which("openssl"), "apt-get install openssl")?,
+        python: require(H2)?,
+        curl: require(CURL)?,
+        openssl: require(OPENSSL)?,
     })
-}
-
-/// The proxy with an HTTPS listener (HTTP/1.1 and HTTP/2 by ALPN) in front of two origins.
-fn start(t: &Tools) -> (Proxy, SocketAddr, Origin, Origin) {
-    let (cert, key) = self_signed(&t.openssl, &scratch_dir("h2flood"));
-    let a = Origin::start("a", Behaviour::Normal);
-    let s = Origin::start("standby", Behaviour::Normal);
-    let https = free_addr();
-    let listener = format!(
-        "http = [\"{{HTTP}}\"]\nhttps = [{{ addr = \"{https}\", cert = \"{}\", key = \"{}\" }}]",
-        cert.display(),
-        key.display()
-    );
-    let cfg = two_tier(&[(&a, 1)], &[&s], "", "").replace("http = [\"{HTTP}\"]", &listener);
-    let p = Proxy::start(&cfg);
-    assert!(wait_until(Duration::from_secs(5), || p
-        .admin_get("/readyz")
-        .is_ok_and(|r| r.status == 200)));
-    (p, https, a, s)
 }
 
 /// One `curl --http2` GET: (status, HTTP version, latency).
@@ -108,7 +85,9 @@ static SERIAL: Mutex<()> = Mutex::new(());
 fn flood(mode: &str, count: u32, conns: usize) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(t) = tools() else { return };
-    let (p, https, _a, _s) = start(&t);
+    // The proxy with an HTTPS listener (HTTP/1.1 and HTTP/2 by ALPN) in front of two origins.
+    let setup = Https::start(&t.openssl, "h2flood");
+    let (p, https) = (&setup.proxy, setup.addr);
     let base: Vec<Duration> = (0..10)
         .map(|i| {
             let (code, version, latency) = curl(&t, https, &format!("/before/{i}"));
@@ -153,13 +132,13 @@ fn flood(mode: &str, count: u32, conns: usize) {
     eprintln!(
         "{mode}: {conns} attackers: {reports:#?}\ncurl before: p50 {:?} max {:?}; during: {} \
          requests in {:?}, p50 {:?} p99 {:?} max {:?}",
-        quantile(&base, 0.5),
-        quantile(&base, 1.0),
+        latency_quantile(&base, 0.5),
+        latency_quantile(&base, 1.0),
         during.len(),
         t0.elapsed(),
-        quantile(&during, 0.5),
-        quantile(&during, 0.99),
-        quantile(&during, 1.0)
+        latency_quantile(&during, 0.5),
+        latency_quantile(&during, 0.99),
+        latency_quantile(&during, 1.0)
     );
     assert!(p.is_running(), "the proxy died under the {mode} flood");
     for r in &reports {

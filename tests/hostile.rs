@@ -2,7 +2,7 @@
 //! input. Each gets a 4xx or a closed connection, nothing reaches a backend, and the proxy
 //! keeps serving everyone else.
 
-mod support;
+pub mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -9,17 +9,18 @@
 //! guarantees that no packet for the test subnet ever leaves by the default route. Everything is
 //! removed on exit by a Drop guard, also on panic; namespaces left by a killed run are swept.
 //!
-//! Without root or `ip netns` the test prints a loud SKIPPED line and returns.
+//! Without root, or where network namespaces cannot be made, the test prints a loud SKIPPED
+//! line and returns.
 
-#[path = "support/faults.rs"]
-mod faults;
-mod support;
+pub mod support;
 
-use faults::{backend_health, loud, which, PyOrigin};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::conf::two_tier;
-use support::{request_timeout, wait_until, Behaviour, Origin, Proxy};
+use support::conf::two_tier_at;
+use support::load::sequential_gets;
+use support::pyorigin::PyOrigin;
+use support::tools::{loud, require, which, IP, PYTHON3};
+use support::{get_timeout, wait_until, Behaviour, Origin, Proxy};
 
 const PREFIX: &str = "fbtest";
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
@@ -50,13 +51,18 @@ struct Netns {
     ns_ip: String,
 }
 
+/// Whether this process runs as root.
+fn root() -> bool {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(String::from));
+    uid.as_deref().and_then(|l| l.split_whitespace().nth(1)) == Some("0")
+}
+
 impl Netns {
     /// `Err` only when namespaces cannot be used at all (the skip case).
     fn create() -> Result<Netns, String> {
-        let uid = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(String::from));
-        if uid.as_deref().and_then(|l| l.split_whitespace().nth(1)) != Some("0") {
+        if !root() {
             return Err("not running as root".into());
         }
         ip(&["netns", "list"])?;
@@ -155,6 +161,10 @@ fn sweep_stale() {
 
 #[test]
 fn a_primary_whose_packets_vanish_is_replaced_by_the_standby_within_the_timeouts() {
+    // Without root nothing here can run, whatever is installed.
+    if root() && require(IP).is_none() {
+        return;
+    }
     let ns = match Netns::create() {
         Ok(ns) => ns,
         Err(why) => {
@@ -165,53 +175,33 @@ fn a_primary_whose_packets_vanish_is_replaced_by_the_standby_within_the_timeouts
             return;
         }
     };
-    let Some(py) = faults::require("python3", faults::python(), "apt-get install python3") else {
+    let Some(py) = require(PYTHON3) else {
         return;
     };
     let ip_cmd = which("ip").expect("ip").display().to_string();
     let prefix = [ip_cmd.as_str(), "netns", "exec", &ns.name];
     let dark = PyOrigin::start(&py, &prefix, &ns.ns_ip, 8080, "dark");
     let standby = Origin::start("standby", Behaviour::Normal);
-    let placeholder = Origin::start("placeholder", Behaviour::Normal);
-    let cfg = two_tier(&[(&placeholder, 1)], &[&standby], "", "")
-        .replace(&placeholder.addr().to_string(), &dark.addr().to_string());
-    let p = Proxy::start(&cfg);
-    let up = || backend_health(&p, dark.addr()).is_some_and(|(h, _)| h == "up");
+    let p = Proxy::start(&two_tier_at(&[(dark.addr(), 1)], &[standby.addr()], "", ""));
+    let up = || p.backend_health(dark.addr()).as_deref() == Some("up");
     assert!(
         wait_until(Duration::from_secs(5), up),
         "the primary in {} never came up",
         ns.name
     );
     for i in 0..20 {
-        let r = request_timeout(
-            p.http_addr(),
-            "GET",
-            &format!("/warm/{i}"),
-            &[],
-            b"",
-            SLACK * 5,
-        );
+        let r = get_timeout(p.http_addr(), &format!("/warm/{i}"), SLACK * 5);
         let r = r.unwrap_or_else(|e| panic!("warm-up GET: {e}"));
         assert_eq!((r.status, r.header("x-origin")), (200, Some("dark")));
     }
 
     let t0 = Instant::now();
     ns.go_dark();
-    let json = [("Accept", "application/json")];
-    let (mut samples, mut problems) = (Vec::new(), Vec::new());
-    while t0.elapsed() < Duration::from_secs(8) {
-        let at = t0.elapsed();
-        let path = format!("/orders/{}", samples.len());
-        let r = request_timeout(
-            p.http_addr(),
-            "GET",
-            &path,
-            &json,
-            b"",
-            Duration::from_secs(9),
-        );
-        let latency = t0.elapsed() - at;
-        let outcome = r.map(|r| {
+    let run = sequential_gets(p.http_addr(), t0, Duration::from_secs(8), || {});
+    let mut problems = Vec::new();
+    for (i, s) in run.iter().enumerate() {
+        let (at, latency) = (s.at, s.latency);
+        let outcome = s.answer.as_ref().map(|r| {
             let detail = r
                 .try_json()
                 .map_or("not JSON".into(), |v| v["error"].to_string());
@@ -224,16 +214,13 @@ fn a_primary_whose_packets_vanish_is_replaced_by_the_standby_within_the_timeouts
             _ => false,
         };
         if !fine || latency > CONNECT_TIMEOUT + READ_TIMEOUT + SLACK {
-            problems.push(format!(
-                "#{} at {at:?} took {latency:?}: {outcome:?}",
-                samples.len()
-            ));
+            problems.push(format!("#{i} at {at:?} took {latency:?}: {outcome:?}"));
         }
-        samples.push(latency);
     }
+    let samples: Vec<Duration> = run.iter().map(|s| s.latency).collect();
     let max = samples.iter().max().copied().unwrap_or_default();
     let slow = samples.iter().filter(|l| **l > CONNECT_TIMEOUT).count();
-    let health = backend_health(&p, dark.addr());
+    let health = p.backend_health(dark.addr());
     eprintln!(
         "netns: {} GETs after the link went down, max latency {max:?} (bound {:?} + {SLACK:?}), \
          {slow} slower than connect_timeout; primary now {health:?}",
@@ -247,10 +234,7 @@ fn a_primary_whose_packets_vanish_is_replaced_by_the_standby_within_the_timeouts
     );
     assert!(samples.len() >= 20, "only {} GETs in 8 s", samples.len());
     assert!(
-        matches!(
-            health.as_ref().map(|h| h.0.as_str()),
-            Some("down" | "ejected")
-        ),
+        matches!(health.as_deref(), Some("down" | "ejected")),
         "the dark primary is not shown down: {health:?}"
     );
     // The packets really vanish: a connect times out rather than being refused.

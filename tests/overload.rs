@@ -2,28 +2,16 @@
 //! capacity needed. What is admitted stays fast, critical work is served first, the excess is
 //! refused at once, and one flooding client cannot starve the others.
 
-mod support;
+pub mod support;
 
 use std::time::Duration;
-use support::conf::two_tier;
 use support::load::{ok_within, open_loop, quantile};
 use support::{get, wait_until, Behaviour, Origin, Proxy};
 
-fn standby() -> Behaviour {
-    // 2 workers x 20 ms: 100 requests per second, queueing the excess like an app server.
-    Behaviour::Capacity {
-        workers: 2,
-        service: Duration::from_millis(20),
-    }
-}
-
-/// A proxy whose primary has just died, so everything runs on the weak standby. `tail` adds
-/// config (e.g. an `[admission]` table).
+/// A proxy whose primary has just died, so everything runs on the weak standby (100 req/s).
+/// `tail` adds config (e.g. an `[admission]` table).
 fn on_standby_only_with(tail: &str) -> (Origin, Origin, Proxy) {
-    let a = Origin::start("primary", Behaviour::Normal);
-    let s = Origin::start("standby", standby());
-    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", tail));
-    assert!(p.wait_ready());
+    let (a, s, p) = support::two_origins(Behaviour::Normal, Behaviour::HUNDRED_RPS, tail, &[]);
     a.kill();
     assert!(wait_until(Duration::from_secs(3), || get(
         p.http_addr(),
@@ -90,16 +78,11 @@ fn at_three_times_the_standby_capacity_critical_is_served_and_the_rest_refused_f
 
 #[test]
 fn no_shedding_at_half_load_on_a_healthy_primary() {
-    let a = Origin::start(
-        "primary",
-        Behaviour::Capacity {
-            workers: 8,
-            service: Duration::from_millis(20),
-        },
-    );
-    let s = Origin::start("standby", standby());
-    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
-    assert!(p.wait_ready());
+    let primary = Behaviour::Capacity {
+        workers: 8,
+        service: Duration::from_millis(20),
+    };
+    let (_a, _s, p) = support::two_origins(primary, Behaviour::HUNDRED_RPS, "", &[]);
     // 400 req/s capacity; offer 200 req/s.
     let out = open_loop(p.http_addr(), 200.0, 5.0, |i| {
         ("normal", format!("/orders/{i}"), String::new())
@@ -178,11 +161,8 @@ fn when_the_primary_returns_traffic_moves_back_and_shedding_stops() {
 
 #[test]
 fn heavy_features_can_be_switched_off_while_on_the_standby() {
-    let a = Origin::start("primary", Behaviour::Normal);
-    let s = Origin::start("standby", Behaviour::Normal);
     let tail = "[[route]]\nname = \"exports\"\npath_prefix = \"/exports\"\npriority = \"bulk\"\non_standby = \"refuse\"\n";
-    let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", tail));
-    assert!(p.wait_ready());
+    let (a, s, p) = support::primary_and_standby(tail, &[]);
     assert_eq!(get(p.http_addr(), "/exports/1").unwrap().status, 200);
     a.kill();
     assert!(wait_until(Duration::from_secs(3), || get(

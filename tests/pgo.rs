@@ -6,33 +6,28 @@
 //! expects, and firebreak must exit 0 on SIGTERM (which is when an instrumented build writes
 //! its profile).
 
-#[path = "support/faults.rs"]
-mod faults;
-mod support;
+pub mod support;
 
-use std::path::Path;
 use std::process::Command;
+use support::proxy::bin_path;
+use support::repo;
+use support::tools::{require, CURL, OPENSSL, PYTHON3};
 
 #[test]
 fn the_pgo_training_run_passes_against_this_build() {
-    let Some(py) = faults::require("python3", faults::python(), "apt-get install python3") else {
+    let Some(py) = require(PYTHON3) else {
         return;
     };
-    for tool in ["curl", "openssl"] {
-        if faults::require(
-            tool,
-            faults::which(tool),
-            &format!("apt-get install {tool}"),
-        )
-        .is_none()
-        {
+    for tool in [CURL, OPENSSL] {
+        if require(tool).is_none() {
             return;
         }
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(py)
-        .arg(root.join("deploy/pgo/train.py"))
-        .args(["--bin", env!("CARGO_BIN_EXE_firebreak"), "--seconds", "10"])
+        .arg(repo().join("deploy/pgo/train.py"))
+        .arg("--bin")
+        .arg(bin_path())
+        .args(["--seconds", "10"])
         .output()
         .expect("run deploy/pgo/train.py");
     let log = String::from_utf8_lossy(&out.stderr);

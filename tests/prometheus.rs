@@ -9,11 +9,9 @@
 //! own process group and is killed when the test ends, panics included.
 //!
 //! Without Prometheus the test fails loudly (`.ci/deps-browser` installs it), unless
-//! `FIREBREAK_SKIP_TOOLS` contains `prometheus`.
+//! `FIREBREAK_SKIP_TOOLS` names `prometheus`.
 
-mod support;
-#[path = "support/tools.rs"]
-mod tools;
+pub mod support;
 
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -22,8 +20,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::conf::two_tier;
 use support::proxy::{free_addr, scratch_dir};
+use support::tools::{require, Spawned, PROMETHEUS};
 use support::{get, wait_until, Behaviour, Origin, Proxy};
-use tools::Spawned;
 
 /// How long Prometheus may take to become ready, and the scraped series to show up.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,21 +73,21 @@ impl Prometheus {
             addr,
             dir,
         };
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
+        let mut exited = None;
+        let ready = wait_until(READY_TIMEOUT, || {
             if get(addr, "/-/ready").is_ok_and(|r| r.status == 200) {
-                return Ok(prom);
+                return true;
             }
-            if let Some(status) = prom.proc.exited() {
-                return Err(format!("prometheus exited ({status}):\n{}", prom.log()));
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "prometheus not ready in {READY_TIMEOUT:?}:\n{}",
-                    prom.log()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(100));
+            exited = prom.proc.exited();
+            exited.is_some()
+        });
+        match exited {
+            Some(status) => Err(format!("prometheus exited ({status}):\n{}", prom.log())),
+            None if !ready => Err(format!(
+                "prometheus not ready in {READY_TIMEOUT:?}:\n{}",
+                prom.log()
+            )),
+            None => Ok(prom),
         }
     }
 
@@ -99,7 +97,7 @@ impl Prometheus {
 
     /// An instant query through `/api/v1/query`: the `data.result` vector.
     fn query(&self, promql: &str) -> Result<Vec<Value>, String> {
-        let path = format!("/api/v1/query?query={}", tools::urlencode(promql));
+        let path = format!("/api/v1/query?query={}", urlencode(promql));
         let r = get(self.addr, &path)?;
         let v = r.try_json()?;
         if r.status != 200 || v["status"] != "success" {
@@ -109,17 +107,16 @@ impl Prometheus {
     }
 
     /// Polls `promql` until `accept` holds for its result; panics with the last answer after
-    /// `timeout`.
+    /// `SERIES_TIMEOUT`.
     fn await_query(&self, promql: &str, accept: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + SERIES_TIMEOUT;
-        loop {
-            let got = self.query(promql);
-            if let Ok(result) = &got {
-                if accept(result) {
-                    return result.clone();
-                }
-            }
-            if Instant::now() > deadline {
+        let mut got = Err(String::new());
+        let accepted = wait_until(SERIES_TIMEOUT, || {
+            got = self.query(promql);
+            got.as_deref().is_ok_and(&accept)
+        });
+        match got {
+            Ok(result) if accepted => result,
+            _ => {
                 let targets = get(self.addr, "/api/v1/targets").map(|r| r.text());
                 panic!(
                     "Prometheus never returned the expected {promql} within {SERIES_TIMEOUT:?}; \
@@ -127,7 +124,6 @@ impl Prometheus {
                     self.log()
                 );
             }
-            std::thread::sleep(Duration::from_millis(250));
         }
     }
 }
@@ -139,6 +135,18 @@ impl Drop for Prometheus {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Minimal percent-encoding for a URL query value.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The sample value of an instant-vector element, as text ("10", "1", ...).
@@ -154,17 +162,15 @@ fn has_labels(sample: &Value, labels: &[(&str, &str)]) -> bool {
 
 #[test]
 fn a_real_prometheus_scrapes_the_metrics_and_answers_queries() {
-    let candidates = ["/usr/bin/prometheus", "prometheus"];
-    let Some(bin) = tools::require("prometheus", &candidates, "prometheus") else {
+    let Some(bin) = require(PROMETHEUS) else {
         return;
     };
     let t0 = Instant::now();
     let a = Origin::start("a", Behaviour::Normal);
     let s = Origin::start("standby", Behaviour::Normal);
     let p = Proxy::start(&two_tier(&[(&a, 1)], &[&s], "", ""));
-    let ready = || p.admin_get("/readyz").is_ok_and(|r| r.status == 200);
     assert!(
-        wait_until(Duration::from_secs(10), ready),
+        p.wait_ready_within(Duration::from_secs(10)),
         "the proxy never became ready"
     );
 

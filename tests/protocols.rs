@@ -1,76 +1,27 @@
 //! Protocols: HTTPS listeners (rustls, HTTP/1.1 and HTTP/2 by ALPN) and WebSocket upgrades
 //! passed through to the backend.
 
-mod support;
+pub mod support;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 use support::conf::two_tier;
-use support::proxy::{free_addr, scratch_dir};
+use support::tls::{self_signed, Https};
+use support::tools::{require, CURL, OPENSSL};
 use support::{wait_until, Behaviour, Origin, Proxy};
-
-fn need(tool: &str) {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-        || Command::new(tool)
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "{tool} is missing: `make test` installs it (.ci/deps); or apt-get install {tool}"
-    );
-}
 
 #[test]
 fn https_listener_speaks_http1_and_http2() {
-    need("openssl");
-    need("curl");
-    let dir = scratch_dir("tls");
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let a = Origin::start("a", Behaviour::Normal);
-    let s = Origin::start("standby", Behaviour::Normal);
-    let https = free_addr();
-    let cfg = two_tier(&[(&a, 1)], &[&s], "", "").replace(
-        "http = [\"{HTTP}\"]",
-        &format!(
-            "http = [\"{{HTTP}}\"]\nhttps = [{{ addr = \"{https}\", cert = \"{}\", key = \"{}\" }}]",
-            cert.display(),
-            key.display()
-        ),
-    );
-    let p = Proxy::start(&cfg);
-    assert!(p.wait_ready());
+    let (Some(openssl), Some(curl)) = (require(OPENSSL), require(CURL)) else {
+        return;
+    };
+    let setup = Https::start(&openssl, "tls");
+    let (a, p, https) = (&setup.a, &setup.proxy, setup.addr);
+    let (dir, cert, key) = (&setup.dir, &setup.cert, &setup.key);
     for (flag, version) in [("--http1.1", "HTTP/1.1"), ("--http2", "HTTP/2")] {
-        let out = Command::new("curl")
+        let out = Command::new(&curl)
             .args(["-sk", "-i", flag, "--max-time", "5"])
             .arg(format!("https://{https}/orders/1"))
             .output()
@@ -91,7 +42,7 @@ fn https_listener_speaks_http1_and_http2() {
     let upload = dir.join("upload.txt");
     std::fs::write(&upload, &body).unwrap();
     for flag in ["--http1.1", "--http2"] {
-        let out = Command::new("curl")
+        let out = Command::new(&curl)
             .args([
                 "-sk",
                 "-o",
@@ -119,33 +70,13 @@ fn https_listener_speaks_http1_and_http2() {
 
     // A renewed certificate is served after a reload, without a restart.
     assert!(served_subject(https).contains("localhost"));
-    make_cert(&cert, &key, "renewed.example");
+    self_signed(&openssl, cert, key, "renewed.example");
     p.signal("HUP");
     assert!(
         wait_until(Duration::from_secs(5), || served_subject(https)
             .contains("renewed.example")),
         "still serving: {}",
         served_subject(https)
-    );
-}
-
-fn make_cert(cert: &std::path::Path, key: &std::path::Path, cn: &str) {
-    let out = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-        ])
-        .arg(format!("/CN={cn}"))
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(key)
-        .arg("-out")
-        .arg(cert)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
 }
 
@@ -161,53 +92,13 @@ fn served_subject(addr: std::net::SocketAddr) -> String {
     String::from_utf8_lossy(&sc.stdout).to_string()
 }
 
-/// A backend that accepts a WebSocket-style upgrade and then echoes bytes.
-fn upgrade_echo_origin() -> std::net::SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut c) = conn else { continue };
-            std::thread::spawn(move || {
-                let mut head = Vec::new();
-                let mut b = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if c.read(&mut b).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(b[0]);
-                }
-                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
-                if text.starts_with("get /health") {
-                    let _ = c.write_all(
-                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-                    );
-                    return;
-                }
-                let _ = c.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
-                let mut buf = [0u8; 1024];
-                while let Ok(n) = c.read(&mut buf) {
-                    if n == 0 || c.write_all(&buf[..n]).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
 #[test]
 fn websocket_upgrades_pass_through() {
-    let ws = upgrade_echo_origin();
+    let ws = Origin::start("ws", Behaviour::UpgradeEcho);
     let s = Origin::start("standby", Behaviour::Normal);
-    let cfg = two_tier(&[], &[&s], "", "").replace(
-        "backends = []",
-        &format!("backends = [{{ addr = \"{ws}\", weight = 1 }}]"),
-    );
-    let p = Proxy::start(&cfg);
+    let p = Proxy::start(&two_tier(&[(&ws, 1)], &[&s], "", ""));
     assert!(wait_until(Duration::from_secs(5), || {
-        p.admin_get("/status").unwrap().json()["pools"][0]["backends"][0]["health"] == "up"
+        p.backend_health(ws.addr()).as_deref() == Some("up")
     }));
     let mut c = TcpStream::connect(p.http_addr()).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

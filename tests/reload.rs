@@ -2,30 +2,12 @@
 //! that add, remove and reweigh backends, and not one failed request. Plus draining a backend
 //! by hand and a bad file that changes nothing.
 
-mod support;
+pub mod support;
 
 use std::time::{Duration, Instant};
 use support::conf::{two_tier, TOKEN};
 use support::load::Steady;
-use support::{get, request, wait_until, Behaviour, Origin, Proxy};
-
-fn version(p: &Proxy) -> u64 {
-    p.admin_get("/status").unwrap().json()["version"]
-        .as_u64()
-        .unwrap()
-}
-
-fn post(p: &Proxy, path: &str, body: &str) -> support::Resp {
-    let auth = format!("Bearer {}", TOKEN.1);
-    request(
-        p.admin_addr(),
-        "POST",
-        path,
-        &[("Authorization", auth.as_str())],
-        body.as_bytes(),
-    )
-    .unwrap()
-}
+use support::{get, wait_until, Behaviour, Origin, Proxy};
 
 #[test]
 fn a_dozen_reloads_under_load_fail_no_request() {
@@ -59,16 +41,17 @@ fn a_dozen_reloads_under_load_fail_no_request() {
     ];
     let mut applied = vec![];
     for (k, plan) in plans.iter().enumerate() {
-        let before = version(&p);
+        let before = p.config_version().unwrap();
         p.rewrite_config(&cfg(plan));
         let t = Instant::now();
         match k % 3 {
-            0 => assert_eq!(post(&p, "/reload", "").status, 200),
+            0 => assert_eq!(p.admin_post("/reload", "").unwrap().status, 200),
             1 => p.signal("HUP"),
             _ => {} // the file watcher picks it up
         }
         assert!(
-            wait_until(Duration::from_secs(5), || version(&p) > before),
+            wait_until(Duration::from_secs(5), || p.config_version().unwrap()
+                > before),
             "reload {k} never applied"
         );
         applied.push(t.elapsed());
@@ -76,7 +59,11 @@ fn a_dozen_reloads_under_load_fail_no_request() {
     }
     let (ok, failed) = load.finish();
     eprintln!("reload apply times: {applied:?}");
-    assert_eq!(version(&p), 13, "each reload applied exactly once");
+    assert_eq!(
+        p.config_version().unwrap(),
+        13,
+        "each reload applied exactly once"
+    );
     assert!(ok > 200, "too little traffic: {ok}");
     assert_eq!(failed, 0, "requests failed during reloads");
     let m = p.admin_get("/metrics").unwrap().text();
@@ -88,10 +75,7 @@ fn a_dozen_reloads_under_load_fail_no_request() {
 
 #[test]
 fn a_bad_file_on_disk_is_refused_and_the_old_config_keeps_serving() {
-    let a = Origin::start("a", Behaviour::Normal);
-    let s = Origin::start("standby", Behaviour::Normal);
-    let p = Proxy::start_with_env(&two_tier(&[(&a, 1)], &[&s], "", ""), &[TOKEN]);
-    assert!(p.wait_ready());
+    let (_a, _s, p) = support::primary_and_standby("", &[TOKEN]);
     std::fs::write(
         p.config_path(),
         "[[pool]]\nname = \"x\"\nbackends = [{ addr = \"nope\" }]\n",
@@ -125,14 +109,8 @@ fn a_backend_drained_by_hand_finishes_its_requests_and_gets_no_new_ones() {
     let b = Origin::start("b", Behaviour::Normal);
     let s = Origin::start("standby", Behaviour::Normal);
     let p = Proxy::start_with_env(&two_tier(&[(&a, 1), (&b, 1)], &[&s], "", ""), &[TOKEN]);
-    assert!(wait_until(Duration::from_secs(5), || {
-        let st = p.admin_get("/status").unwrap().json();
-        st["pools"][0]["backends"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|x| x["health"] == "up")
-    }));
+    assert!(wait_until(Duration::from_secs(5), || p
+        .backends_up(&[a.addr(), b.addr()])));
     let addr = p.http_addr();
     // Get one request in flight on a.
     let mut inflight = None;
@@ -146,7 +124,7 @@ fn a_backend_drained_by_hand_finishes_its_requests_and_gets_no_new_ones() {
     }
     let inflight = inflight.expect("a request in flight on a");
     let body = format!(r#"{{"pool":"primary","backend":"{}"}}"#, a.addr());
-    let r = post(&p, "/drain", &body);
+    let r = p.admin_post("/drain", &body).unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         inflight.join().unwrap().unwrap().status,
@@ -166,9 +144,7 @@ fn a_backend_drained_by_hand_finishes_its_requests_and_gets_no_new_ones() {
         r#"{{"pool":"primary","backend":"{}","drain":false}}"#,
         a.addr()
     );
-    assert_eq!(post(&p, "/drain", &undo).status, 200);
-    assert_eq!(
-        post(&p, "/drain", r#"{"pool":"primary","backend":"10.9.9.9:1"}"#).status,
-        404
-    );
+    assert_eq!(p.admin_post("/drain", &undo).unwrap().status, 200);
+    let unknown = r#"{"pool":"primary","backend":"10.9.9.9:1"}"#;
+    assert_eq!(p.admin_post("/drain", unknown).unwrap().status, 404);
 }

@@ -7,11 +7,8 @@
 //! Both measure the p99 latency of normal requests (open loop, 50/s) before and during the attack
 //! and require it to stay within 2x (with a 50 ms floor against noise on tiny values).
 
-#[path = "support/faults.rs"]
-mod faults;
-mod support;
+pub mod support;
 
-use faults::{loud, require, which};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +16,7 @@ use std::time::{Duration, Instant};
 use support::load::{open_loop, quantile, Outcome};
 use support::origin::runtime;
 use support::proxy::scratch_dir;
+use support::tools::{loud, require, SLOWHTTPTEST};
 use support::{wait_until, Origin, Proxy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -187,8 +185,7 @@ fn parse_csv(text: &str) -> Vec<[u64; 4]> {
 #[test]
 fn slowhttptest_for_ten_seconds_does_not_slow_real_users() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let how = "apt-get install slowhttptest";
-    let Some(tool) = require("slowhttptest", which("slowhttptest"), how) else {
+    let Some(tool) = require(SLOWHTTPTEST) else {
         return;
     };
     let (_a, _s, p) = setup();

@@ -6,30 +6,16 @@
 //! applied twice across origins, every POST answered 200 applied exactly once, every reload
 //! applied, and RSS growth bounded.
 
-mod support;
+pub mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::conf::{two_tier, TOKEN};
-use support::load::open_loop;
-use support::{request, request_timeout, wait_until, Behaviour, Origin, Proxy};
+use support::load::{open_loop, writers};
+use support::{wait_until, Behaviour, Origin, Proxy};
 
 const RUN: Duration = Duration::from_secs(20);
 const TICK: Duration = Duration::from_secs(2);
-
-fn version(p: &Proxy) -> Option<u64> {
-    let r = p.admin_get("/status").ok()?;
-    r.try_json().ok()?["version"].as_u64()
-}
-
-/// Resident set size of a process in KiB, from /proc.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
 
 /// Config variant `k`: weights rotate and the third primary backend comes and goes.
 fn config(primary: &[Origin], standby: &Origin, k: usize) -> String {
@@ -43,38 +29,6 @@ fn config(primary: &[Origin], standby: &Origin, k: usize) -> String {
     two_tier(&list, &[standby], "", &format!("# reload {k}\n"))
 }
 
-/// POST workers: each sends writes with unique ids in the body, one after another, and records
-/// every answer's status (0 = no answer) by id.
-fn writers(
-    addr: std::net::SocketAddr,
-    stop: Arc<AtomicBool>,
-    sent: Arc<Mutex<Vec<(String, u16)>>>,
-) -> Vec<std::thread::JoinHandle<()>> {
-    (0..3)
-        .map(|w| {
-            let (stop, sent) = (stop.clone(), sent.clone());
-            std::thread::spawn(move || {
-                let mut i = 0;
-                while !stop.load(SeqCst) {
-                    i += 1;
-                    let id = format!("soak-w{w}-{i}");
-                    let path = if i % 4 == 0 {
-                        "/login/session"
-                    } else {
-                        "/orders"
-                    };
-                    let t = Duration::from_secs(10);
-                    let hdr = [("Content-Type", "text/plain")];
-                    let status = request_timeout(addr, "POST", path, &hdr, id.as_bytes(), t)
-                        .map_or(0, |r| r.status);
-                    sent.lock().unwrap().push((id, status));
-                    std::thread::sleep(Duration::from_millis(15));
-                }
-            })
-        })
-        .collect()
-}
-
 #[test]
 fn short_soak_kills_and_reloads_under_mixed_traffic() {
     let primary: Vec<Origin> = ["p1", "p2", "p3"]
@@ -83,16 +37,19 @@ fn short_soak_kills_and_reloads_under_mixed_traffic() {
         .collect();
     let standby = Origin::start("s1", Behaviour::Normal);
     let p = Proxy::start_with_env(&config(&primary, &standby, 0), &[TOKEN]);
-    assert!(
-        wait_until(Duration::from_secs(10), || p
-            .admin_get("/readyz")
-            .is_ok_and(|r| r.status == 200)),
-        "never ready"
-    );
+    assert!(p.wait_ready_within(Duration::from_secs(10)), "never ready");
     let addr = p.http_addr();
-    let stop = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(Mutex::new(Vec::new()));
-    let posts = writers(addr, stop.clone(), sent.clone());
+    // POST workers: each sends writes with unique ids in the body, one after another.
+    let posts = writers(
+        addr,
+        3,
+        Duration::from_millis(15),
+        |w, i| format!("soak-w{w}-{i}"),
+        |i| match i % 4 {
+            0 => "/login/session",
+            _ => "/orders",
+        },
+    );
     // GETs on a fixed schedule over three routes and priorities, for the whole run.
     let gets = std::thread::spawn(move || {
         open_loop(addr, 40.0, RUN.as_secs_f64(), |i| match i % 4 {
@@ -103,7 +60,7 @@ fn short_soak_kills_and_reloads_under_mixed_traffic() {
     });
 
     let start = Instant::now();
-    let mut rss = vec![(0.0f64, rss_kib(p.pid()).expect("proxy RSS"))];
+    let mut rss = vec![(0.0f64, p.rss_kib())];
     let (mut kills, mut reloads, mut k) = (0, 0, 0);
     let mut down: Option<&Origin> = None;
     let victims: Vec<&Origin> = primary.iter().chain([&standby]).collect();
@@ -118,42 +75,38 @@ fn short_soak_kills_and_reloads_under_mixed_traffic() {
         kills += 1;
 
         k += 1;
-        let before = version(&p).expect("status answers");
+        let before = p.config_version().expect("status answers");
         p.rewrite_config(&config(&primary, &standby, k));
         match k % 3 {
             0 => {
-                let auth = format!("Bearer {}", TOKEN.1);
-                let r = request(
-                    p.admin_addr(),
-                    "POST",
-                    "/reload",
-                    &[("Authorization", auth.as_str())],
-                    b"",
-                );
+                let r = p.admin_post("/reload", "");
                 assert_eq!(r.map(|r| r.status).ok(), Some(200), "POST /reload {k}");
             }
             1 => p.signal("HUP"),
             _ => {} // the file watcher picks the change up
         }
         assert!(
-            wait_until(Duration::from_secs(5), || version(&p)
+            wait_until(Duration::from_secs(5), || p
+                .config_version()
                 .is_some_and(|v| v > before)),
             "reload {k} never applied"
         );
         reloads += 1;
         assert!(p.is_running(), "firebreak died:\n{}", p.stderr_text());
-        rss.push((start.elapsed().as_secs_f64(), rss_kib(p.pid()).unwrap()));
+        rss.push((start.elapsed().as_secs_f64(), p.rss_kib()));
         std::thread::sleep(TICK.saturating_sub(tick.elapsed()));
     }
     if let Some(o) = down.take() {
         o.restart();
     }
     let got = gets.join().unwrap();
-    stop.store(true, SeqCst);
-    for w in posts {
-        w.join().unwrap();
-    }
-    rss.push((start.elapsed().as_secs_f64(), rss_kib(p.pid()).unwrap()));
+    // Every answer's status by id (0 = no answer).
+    let sent: Vec<(String, u16)> = posts
+        .finish()
+        .into_iter()
+        .map(|w| (w.id, w.status.unwrap_or(0)))
+        .collect();
+    rss.push((start.elapsed().as_secs_f64(), p.rss_kib()));
 
     // No crash: alive now, no panic logged, and a clean exit on SIGTERM.
     assert!(p.is_running(), "firebreak died:\n{}", p.stderr_text());
@@ -167,7 +120,6 @@ fn short_soak_kills_and_reloads_under_mixed_traffic() {
     assert!(!stderr.contains("panicked"), "panic in the log:\n{stderr}");
 
     // Writes: never applied twice (across every origin), every 200 applied exactly once.
-    let sent = sent.lock().unwrap().clone();
     let mut applied: HashMap<String, Vec<&str>> = HashMap::new();
     for o in primary.iter().chain([&standby]) {
         for body in o.applied() {

@@ -1,38 +1,15 @@
 //! Standby readiness: shadow traffic, the capacity estimate, and failover rehearsals.
 
-mod support;
+pub mod support;
 
 use std::time::{Duration, Instant};
-use support::conf::{two_tier, TOKEN};
+use support::conf::TOKEN;
 use support::load::open_loop;
 use support::{get, request, wait_until, Behaviour, Origin, Proxy};
 
-fn weak_standby() -> Behaviour {
-    // 2 workers x 20 ms: 100 requests per second.
-    Behaviour::Capacity {
-        workers: 2,
-        service: Duration::from_millis(20),
-    }
-}
-
+/// A normal primary and a weak standby (100 req/s).
 fn start(tail: &str) -> (Origin, Origin, Proxy) {
-    let a = Origin::start("primary", Behaviour::Normal);
-    let s = Origin::start("standby", weak_standby());
-    let p = Proxy::start_with_env(&two_tier(&[(&a, 1)], &[&s], "", tail), &[TOKEN]);
-    assert!(p.wait_ready());
-    (a, s, p)
-}
-
-fn post(p: &Proxy, path: &str, body: &str) -> support::Resp {
-    let auth = format!("Bearer {}", TOKEN.1);
-    request(
-        p.admin_addr(),
-        "POST",
-        path,
-        &[("Authorization", auth.as_str())],
-        body.as_bytes(),
-    )
-    .unwrap()
+    support::two_origins(Behaviour::Normal, Behaviour::HUNDRED_RPS, tail, &[TOKEN])
 }
 
 #[test]
@@ -84,11 +61,9 @@ fn a_rehearsal_against_a_too_weak_standby_aborts_by_itself_without_failing_custo
         })
     });
     std::thread::sleep(Duration::from_millis(1500));
-    let r = post(
-        &p,
-        "/drill",
-        r#"{"share": 0.5, "step": 0.1, "step_every": "1s", "max_share": 0.9, "duration": "30s"}"#,
-    );
+    let plan =
+        r#"{"share": 0.5, "step": 0.1, "step_every": "1s", "max_share": 0.9, "duration": "30s"}"#;
+    let r = p.admin_post("/drill", plan).unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     let t0 = Instant::now();
     assert!(
@@ -117,7 +92,10 @@ fn a_rehearsal_against_a_too_weak_standby_aborts_by_itself_without_failing_custo
         out.len()
     );
     assert!(took < Duration::from_secs(4), "abort took {took:?}");
-    assert_eq!(post(&p, "/drill", r#"{"share": 2}"#).status, 400);
+    assert_eq!(
+        p.admin_post("/drill", r#"{"share": 2}"#).unwrap().status,
+        400
+    );
 }
 
 #[test]

@@ -7,15 +7,15 @@
 //! shows the bad backend ejected or down, and the proxy lives on. A last test checks that 3000
 //! requests against a garbage backend do not grow the proxy's memory.
 
-#[path = "support/faults.rs"]
-mod faults;
-mod support;
+pub mod support;
 
-use faults::{backend_health, backend_status, rss_kib, PyOrigin};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use support::conf::two_tier;
-use support::{request_timeout, wait_until, Behaviour, Origin, Proxy};
+use support::conf::{two_tier_at, with_read_timeout};
+use support::load::{sequential_gets, Sample};
+use support::pyorigin::PyOrigin;
+use support::tools::{require, PYTHON3};
+use support::{get_timeout, request_timeout, wait_until, Behaviour, Origin, Proxy};
 
 /// The pools' connect_timeout in `two_tier`.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
@@ -28,43 +28,23 @@ const SECOND: Duration = Duration::from_secs(1);
 /// Every GET, and whether `/status` ever showed the bad backend out.
 type Run = (Vec<Sample>, bool);
 
-struct Sample {
-    /// When the request started, since the fault.
-    at: Duration,
-    latency: Duration,
-    outcome: Result<(u16, String), String>,
-}
-
 /// Two primaries (`bad`, `good`) and a standby, with this read timeout.
 fn config(bad: SocketAddr, good: &Origin, standby: &Origin, read_timeout: Duration) -> String {
-    let read_timeout = format!("{}ms", read_timeout.as_millis());
-    let placeholder = Origin::start("placeholder", Behaviour::Normal);
-    two_tier(&[(&placeholder, 1), (good, 1)], &[standby], "", "")
-        .replace(&placeholder.addr().to_string(), &bad.to_string())
-        .replace(
-            r#"read_timeout = "3s""#,
-            &format!("read_timeout = {read_timeout:?}"),
-        )
+    let cfg = two_tier_at(&[(bad, 1), (good.addr(), 1)], &[standby.addr()], "", "");
+    with_read_timeout(&cfg, read_timeout)
 }
 
 /// Starts the proxy and waits until both primaries have served a GET.
 fn start(cfg: &str, bad: SocketAddr, good: &Origin) -> Proxy {
     let p = Proxy::start(cfg);
-    let up = |addr| backend_health(&p, addr).is_some_and(|(h, _)| h == "up");
     assert!(
-        wait_until(Duration::from_secs(5), || up(bad) && up(good.addr())),
+        wait_until(Duration::from_secs(5), || p
+            .backends_up(&[bad, good.addr()])),
         "the primaries did not come up: {:?}",
         p.admin_get("/status").map(|r| r.text())
     );
     for i in 0..10 {
-        let r = request_timeout(
-            p.http_addr(),
-            "GET",
-            &format!("/warm/{i}"),
-            &[],
-            b"",
-            SLACK * 5,
-        );
+        let r = get_timeout(p.http_addr(), &format!("/warm/{i}"), SLACK * 5);
         assert_eq!(r.map(|r| r.status), Ok(200), "warm-up GET failed");
     }
     p
@@ -74,37 +54,24 @@ fn start(cfg: &str, bad: SocketAddr, good: &Origin) -> Proxy {
 fn exercise(p: &Proxy, bad: SocketAddr, secs: u64, fault: impl FnOnce()) -> Run {
     let t0 = Instant::now();
     fault();
-    let (mut samples, mut seen_out) = (Vec::new(), false);
-    let json = [("Accept", "application/json")];
-    while t0.elapsed() < Duration::from_secs(secs) {
-        let (at, i) = (t0.elapsed(), samples.len());
-        let path = format!("/orders/{i}");
-        // Far past any configured timeout: a hang shows up as an Err, not a stuck test.
-        let r = request_timeout(
-            p.http_addr(),
-            "GET",
-            &path,
-            &json,
-            b"",
-            Duration::from_secs(9),
-        );
-        let outcome = r.map(|r| {
-            let ok = r.header("x-request-id").is_some();
-            let detail = match (r.status, r.try_json()) {
-                (200, _) => r.header("x-origin").unwrap_or("?").to_string(),
-                (_, Ok(v)) if ok => v["error"].as_str().unwrap_or("no error field").to_string(),
-                (_, other) => format!("id header {ok}, body {other:?}"),
-            };
-            (r.status, detail)
-        });
-        samples.push(Sample {
-            at,
-            latency: t0.elapsed() - at,
-            outcome,
-        });
-        seen_out |= backend_health(p, bad).is_some_and(|(h, _)| h != "up");
-    }
+    let mut seen_out = false;
+    let samples = sequential_gets(p.http_addr(), t0, Duration::from_secs(secs), || {
+        seen_out |= p.backend_health(bad).is_some_and(|h| h != "up");
+    });
     (samples, seen_out)
+}
+
+/// A GET's status and the origin (200) or the error (otherwise) its answer named.
+fn outcome_of(s: &Sample) -> Result<(u16, String), &String> {
+    s.answer.as_ref().map(|r| {
+        let ok = r.header("x-request-id").is_some();
+        let detail = match (r.status, r.try_json()) {
+            (200, _) => r.header("x-origin").unwrap_or("?").to_string(),
+            (_, Ok(v)) if ok => v["error"].as_str().unwrap_or("no error field").to_string(),
+            (_, other) => format!("id header {ok}, body {other:?}"),
+        };
+        (r.status, detail)
+    })
 }
 
 /// The assertions shared by every fault. `cut_ok`: a response cut short after its head was
@@ -114,7 +81,8 @@ fn check(name: &str, p: &Proxy, bad: SocketAddr, run: Run, read_timeout: Duratio
     let bound = CONNECT_TIMEOUT + read_timeout + SLACK;
     let mut problems = Vec::new();
     for (i, s) in samples.iter().enumerate() {
-        let fine = match &s.outcome {
+        let outcome = outcome_of(s);
+        let fine = match &outcome {
             Ok((200, origin)) => origin == "good" || origin == "standby",
             Ok((502, e)) => e == "bad_gateway" && s.at < SETTLE,
             Ok((504, e)) => e == "gateway_timeout" && s.at < SETTLE,
@@ -124,7 +92,7 @@ fn check(name: &str, p: &Proxy, bad: SocketAddr, run: Run, read_timeout: Duratio
         if !fine || s.latency > bound {
             problems.push(format!(
                 "#{i} at {:?} took {:?}: {:?}",
-                s.at, s.latency, s.outcome
+                s.at, s.latency, outcome
             ));
         }
     }
@@ -134,7 +102,7 @@ fn check(name: &str, p: &Proxy, bad: SocketAddr, run: Run, read_timeout: Duratio
         .filter(|s| s.latency > read_timeout / 2)
         .map(|s| format!("{:.1}s", s.at.as_secs_f64()))
         .collect();
-    let st = backend_status(p, bad).unwrap_or_default();
+    let st = p.backend(bad).unwrap_or_default();
     eprintln!(
         "{name}: {} GETs, max latency {max:?}, {} slower than {:?} (sent at {slow:?}), bad \
          backend now {} ({} ejections, {} failures), seen out: {seen_out}",
@@ -180,7 +148,7 @@ fn harness_fault(name: &str, behaviour: Behaviour, read_timeout: Duration, secs:
 
 #[test]
 fn a_frozen_process_is_routed_around() {
-    let Some(py) = faults::require("python3", faults::python(), "apt-get install python3") else {
+    let Some(py) = require(PYTHON3) else {
         return;
     };
     let (good, standby) = (
@@ -196,10 +164,7 @@ fn a_frozen_process_is_routed_around() {
     let run = exercise(&p, bad.addr(), 8, || bad.freeze());
     // A GET whose answer was half written when the process froze can only be cut short.
     check("SIGSTOP", &p, bad.addr(), run, 3 * SECOND, true);
-    assert_eq!(
-        backend_health(&p, bad.addr()).map(|b| b.0),
-        Some("down".into())
-    );
+    assert_eq!(p.backend_health(bad.addr()), Some("down".into()));
     bad.thaw();
 }
 
@@ -231,11 +196,9 @@ fn three_thousand_requests_against_a_garbage_backend_do_not_grow_memory() {
     );
     let bad = Origin::start("bad", Behaviour::Garbage);
     let p = Proxy::start(&config(bad.addr(), &good, &standby, SECOND));
-    assert!(wait_until(Duration::from_secs(5), || backend_health(
-        &p,
-        bad.addr()
-    )
-    .is_some_and(|(h, _)| h == "up")));
+    assert!(wait_until(Duration::from_secs(5), || p
+        .backend_health(bad.addr())
+        .is_some_and(|h| h == "up")));
     let addr = p.http_addr();
     let burst = |n: usize| -> Vec<u16> {
         let threads: Vec<_> = (0..4)
@@ -269,13 +232,13 @@ fn three_thousand_requests_against_a_garbage_backend_do_not_grow_memory() {
             .collect()
     };
     let warm = burst(400);
-    let rss_warm = rss_kib(p.pid());
+    let rss_warm = p.rss_kib();
     let hits_warm = bad.hits();
     let t = Instant::now();
     // 7.5 s: the backoff after the ejection in the warm-up (2 s, then 4 s) brings the garbage
     // backend back twice inside this window whatever the exact timing.
     let statuses = burst(3000);
-    let rss_after = rss_kib(p.pid());
+    let rss_after = p.rss_kib();
     let bad_hits = bad.hits() - hits_warm;
     let ok = statuses.iter().filter(|s| **s == 200).count();
     let odd: Vec<_> = statuses

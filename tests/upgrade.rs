@@ -3,7 +3,7 @@
 //! a supervisor, SIGUSR2 makes the old process do both steps itself and name the new main
 //! process over `$NOTIFY_SOCKET` (a stand-in for systemd's here).
 
-mod support;
+pub mod support;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;

@@ -3,14 +3,13 @@
 //! truly in flight at the moment of death may fail (the two primary backends die one after
 //! the other, so a client may lose one request at each), and they fail with 502, never a hang.
 
-mod support;
+pub mod support;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::conf::two_tier;
-use support::{request_timeout, Behaviour, Origin, Proxy};
+use support::load::{writers, Posted};
+use support::{Behaviour, Origin, Proxy};
 
 #[test]
 fn no_write_is_lost_or_applied_twice_when_the_primary_dies() {
@@ -21,45 +20,20 @@ fn no_write_is_lost_or_applied_twice_when_the_primary_dies() {
     assert!(p.wait_ready());
 
     const CLIENTS: usize = 6;
-    let stop = Arc::new(AtomicBool::new(false));
-    type Answer = (String, Result<u16, String>, Instant, Duration);
-    let answers: Arc<Mutex<Vec<Answer>>> = Arc::default();
-    let addr = p.http_addr();
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|c| {
-            let (stop, answers) = (stop.clone(), answers.clone());
-            std::thread::spawn(move || {
-                let mut i = 0;
-                while !stop.load(SeqCst) {
-                    i += 1;
-                    let id = format!("order-{c}-{i}");
-                    let t = Instant::now();
-                    let r = request_timeout(
-                        addr,
-                        "POST",
-                        "/orders",
-                        &[("Content-Type", "text/plain")],
-                        id.as_bytes(),
-                        Duration::from_secs(10),
-                    );
-                    answers
-                        .lock()
-                        .unwrap()
-                        .push((id, r.map(|r| r.status), t, t.elapsed()));
-                }
-            })
-        })
-        .collect();
+    let clients = writers(
+        p.http_addr(),
+        CLIENTS,
+        Duration::ZERO,
+        |c, i| format!("order-{c}-{i}"),
+        |_| "/orders",
+    );
     std::thread::sleep(Duration::from_millis(700));
     a.kill();
     b.kill();
     // Both backends are dead from here on: anything started later was never in flight there.
     let dead = Instant::now();
     std::thread::sleep(Duration::from_millis(1500));
-    stop.store(true, SeqCst);
-    for c in clients {
-        c.join().unwrap();
-    }
+    let answers = clients.finish();
 
     let mut applied: HashMap<String, usize> = HashMap::new();
     for o in [&a, &b, &s] {
@@ -69,10 +43,15 @@ fn no_write_is_lost_or_applied_twice_when_the_primary_dies() {
     }
     let twice: Vec<_> = applied.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "applied twice: {twice:?}");
-    let answers = answers.lock().unwrap();
     assert!(answers.len() > 100, "too few writes: {}", answers.len());
     let mut failed = vec![];
-    for (id, status, started, took) in answers.iter() {
+    for Posted {
+        id,
+        status,
+        started,
+        took,
+    } in answers.iter()
+    {
         assert!(*took < Duration::from_secs(5), "{id} hung for {took:?}");
         match status {
             Ok(200) => assert_eq!(

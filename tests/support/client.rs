@@ -3,7 +3,7 @@
 //! Tests drive the proxy through this client instead of an HTTP library so that every byte on the
 //! wire is visible and under control: it sends exactly what it is told (one request per
 //! connection, `Connection: close`), parses Content-Length, chunked and close-delimited answers,
-//! and reports a bad answer from the server as an `Err` rather than panicking. `send_raw` writes
+//! and reports a bad answer from the server as an `Err` rather than panicking. `send_raw_timeout` writes
 //! arbitrary bytes for hostile-input tests and returns whatever came back.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// Timeout for connecting, writing and the whole answer, unless a `*_timeout` variant is used.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A parsed HTTP response (interim 1xx answers are skipped).
 #[derive(Clone, Debug, PartialEq)]
@@ -27,7 +27,7 @@ impl Resp {
         self.header_all(name).into_iter().next()
     }
     /// Every header with this name (case-insensitive), in order.
-    pub fn header_all(&self, name: &str) -> Vec<&str> {
+    fn header_all(&self, name: &str) -> Vec<&str> {
         let matching = self
             .headers
             .iter()
@@ -48,7 +48,7 @@ impl Resp {
     }
 }
 
-/// What came back from `send_raw`.
+/// What came back from `send_raw_timeout`.
 #[derive(Clone, Debug)]
 pub struct RawResult {
     /// Every byte read until EOF, reset or timeout.
@@ -86,6 +86,10 @@ impl RawResult {
 
 pub fn get(addr: SocketAddr, path: &str) -> Result<Resp, String> {
     request(addr, "GET", path, &[], b"")
+}
+
+pub fn get_timeout(addr: SocketAddr, path: &str, timeout: Duration) -> Result<Resp, String> {
+    request_timeout(addr, "GET", path, &[], b"", timeout)
 }
 
 /// One request on a fresh connection. Adds `Host`, `Connection: close` and (for a non-empty
@@ -140,12 +144,8 @@ pub fn request_timeout(
     }
 }
 
-/// Writes `bytes` and reads until EOF, reset or `DEFAULT_TIMEOUT`. Does not half-close.
+/// Writes `bytes` and reads until EOF, reset or `timeout`. Does not half-close.
 /// Panics if the connection cannot be made at all.
-pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> RawResult {
-    send_raw_timeout(addr, bytes, DEFAULT_TIMEOUT)
-}
-
 pub fn send_raw_timeout(addr: SocketAddr, bytes: &[u8], timeout: Duration) -> RawResult {
     let stream = connect(addr, timeout).unwrap_or_else(|e| panic!("send_raw: {e}"));
     let refused = (&stream).write_all(bytes).is_err();

@@ -1,29 +1,46 @@
 //! Config text for tests: a primary pool and a standby pool over test origins, with fast
 //! health checks so tests run in seconds. `{HTTP}`/`{ADMIN}` are filled in by `Proxy`.
+//! The `with_*` functions change one setting of such a config.
 
 use super::Origin;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
 
 /// Health settings used by test configs: 100 ms interval, rise 2, fall 2.
-pub const HEALTH: &str =
+const HEALTH: &str =
     r#"{ path = "/health", interval = "100ms", timeout = "80ms", rise = 2, fall = 2 }"#;
 
-fn backends(list: &[(&Origin, u32)]) -> String {
+fn backends(list: &[(SocketAddr, u32)]) -> String {
     let items: Vec<String> = list
         .iter()
-        .map(|(o, w)| format!(r#"{{ addr = "{}", weight = {} }}"#, o.addr(), w))
+        .map(|(addr, w)| format!(r#"{{ addr = "{addr}", weight = {w} }}"#))
         .collect();
     format!("[{}]", items.join(", "))
 }
 
-/// A two-tier config. `pool_extra` is added to both pools (e.g. `spill = ...` is not allowed
-/// there twice, so pass per-pool keys through `standby_extra`), `tail` after everything.
+/// A two-tier config over test origins: `primary` with their weights, `standby` each with
+/// weight 1. `standby_extra` goes into the standby pool (e.g. `spill = ...`), `tail` after
+/// everything.
 pub fn two_tier(
     primary: &[(&Origin, u32)],
     standby: &[&Origin],
     standby_extra: &str,
     tail: &str,
 ) -> String {
-    let standby: Vec<(&Origin, u32)> = standby.iter().map(|o| (*o, 1)).collect();
+    let primary: Vec<(SocketAddr, u32)> = primary.iter().map(|(o, w)| (o.addr(), *w)).collect();
+    let standby: Vec<SocketAddr> = standby.iter().map(|o| o.addr()).collect();
+    two_tier_at(&primary, &standby, standby_extra, tail)
+}
+
+/// `two_tier` over backends given by address (servers that are not an `Origin`).
+pub fn two_tier_at(
+    primary: &[(SocketAddr, u32)],
+    standby: &[SocketAddr],
+    standby_extra: &str,
+    tail: &str,
+) -> String {
+    let standby: Vec<(SocketAddr, u32)> = standby.iter().map(|a| (*a, 1)).collect();
     format!(
         r#"
 [server]
@@ -83,3 +100,33 @@ retry_after = "30s"
 
 /// The admin token the test configs expect (pass it with `Proxy::start_with_env`).
 pub const TOKEN: (&str, &str) = ("FIREBREAK_TEST_TOKEN", "test-token");
+
+/// `cfg` with every pool's `read_timeout` (3 s in `two_tier`) set to `read_timeout`.
+pub fn with_read_timeout(cfg: &str, read_timeout: Duration) -> String {
+    replace_once_per_pool(
+        cfg,
+        r#"read_timeout = "3s""#,
+        &format!(r#"read_timeout = "{}ms""#, read_timeout.as_millis()),
+    )
+}
+
+/// `cfg` with an HTTPS listener (HTTP/1.1 and HTTP/2 by ALPN) at `addr` besides the plain one.
+pub fn with_https(cfg: &str, addr: SocketAddr, cert: &Path, key: &Path) -> String {
+    let plain = r#"http = ["{HTTP}"]"#;
+    assert_eq!(cfg.matches(plain).count(), 1, "no `{plain}` in:\n{cfg}");
+    let https = format!(
+        r#"https = [{{ addr = "{addr}", cert = "{}", key = "{}" }}]"#,
+        cert.display(),
+        key.display()
+    );
+    cfg.replace(plain, &format!("{plain}\n{https}"))
+}
+
+fn replace_once_per_pool(cfg: &str, from: &str, to: &str) -> String {
+    let (found, pools) = (cfg.matches(from).count(), cfg.matches("[[pool]]").count());
+    assert_eq!(
+        found, pools,
+        "`{from}` is not in each of the {pools} pools of:\n{cfg}"
+    );
+    cfg.replace(from, to)
+}

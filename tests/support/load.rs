@@ -3,13 +3,16 @@
 //! * [`open_loop`]: requests start on a fixed schedule whatever the answers do (as real users
 //!   keep arriving), each on its own connection, and every outcome is recorded with its
 //!   latency. Runs on the harness's tokio runtime.
-//! * [`Steady`]: worker threads send requests back to back while something else happens (a
-//!   reload, an upgrade) and count what did not answer 200.
+//! * [`ClosedLoop`]: worker threads each send one request after another while something else
+//!   happens (a reload, an upgrade, a failover), keeping what each one got. [`Steady`] (GETs
+//!   that must answer 200) and [`writers`] (POSTs with unique ids) are built on it.
+//! * [`sequential_gets`]: one client's GETs, one after another, timed against a fault.
 
+use super::client::{self, Resp};
 use super::origin::runtime;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -98,72 +101,179 @@ pub fn ok_within(out: &[Outcome], class: &str, within: Duration) -> f64 {
 
 /// The `q` quantile of latencies of outcomes matching `pred`.
 pub fn quantile(out: &[Outcome], q: f64, pred: impl Fn(&Outcome) -> bool) -> Duration {
-    let mut l: Vec<Duration> = out.iter().filter(|o| pred(o)).map(|o| o.latency).collect();
+    let l: Vec<Duration> = out.iter().filter(|o| pred(o)).map(|o| o.latency).collect();
+    latency_quantile(&l, q)
+}
+
+/// The `q` quantile (0..=1) of `latencies`: the one at index `len x q` once sorted (the
+/// largest for `q` = 1); zero when empty.
+pub fn latency_quantile(latencies: &[Duration], q: f64) -> Duration {
+    let mut l = latencies.to_vec();
     l.sort_unstable();
     l.get(((l.len() as f64 * q) as usize).min(l.len().saturating_sub(1)))
         .copied()
         .unwrap_or_default()
 }
 
-/// Closed-loop traffic: `workers` threads, each sending one GET after another (each on its own
-/// connection) until [`Steady::finish`], counting 200s and everything else.
-pub struct Steady {
+/// Closed-loop traffic: `workers` threads, each calling `job(worker, i)` (i from 1) one
+/// after another until [`ClosedLoop::finish`], keeping every result.
+pub struct ClosedLoop<T> {
     stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU64>,
-    failed: Arc<AtomicU64>,
+    results: Arc<Mutex<Vec<T>>>,
     threads: Vec<JoinHandle<()>>,
 }
 
-impl Steady {
-    /// `path(worker, i)` names the `i`-th request (from 1) of each worker.
-    pub fn start(addr: SocketAddr, workers: usize, path: fn(usize, u64) -> String) -> Steady {
+impl<T: Send + 'static> ClosedLoop<T> {
+    pub fn start(workers: usize, job: impl Fn(usize, u64) -> T + Send + Sync + 'static) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let results = Arc::new(Mutex::new(Vec::new()));
+        let job = Arc::new(job);
         let threads = (0..workers)
             .map(|w| {
-                let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+                let (stop, results, job) = (stop.clone(), results.clone(), job.clone());
                 std::thread::spawn(move || {
                     let mut i = 0;
                     while !stop.load(SeqCst) {
                         i += 1;
-                        let p = path(w, i);
-                        match super::client::get(addr, &p) {
-                            Ok(r) if r.status == 200 => ok.fetch_add(1, SeqCst),
-                            other => {
-                                eprintln!("failed: {p}: {other:?}");
-                                failed.fetch_add(1, SeqCst)
-                            }
-                        };
+                        let result = job(w, i);
+                        results.lock().unwrap().push(result);
                     }
                 })
             })
             .collect();
-        Steady {
+        ClosedLoop {
             stop,
-            ok,
-            failed,
+            results,
             threads,
         }
     }
 
-    /// Requests answered 200 so far.
-    pub fn ok(&self) -> u64 {
-        self.ok.load(SeqCst)
+    /// How many results so far satisfy `pred`.
+    pub fn count(&self, pred: impl Fn(&T) -> bool) -> usize {
+        self.results
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| pred(r))
+            .count()
     }
 
-    /// Stops the workers and waits for them: (answered 200, failed).
-    pub fn finish(mut self) -> (u64, u64) {
+    /// Stops the workers, waits for them, and returns every result.
+    pub fn finish(mut self) -> Vec<T> {
         self.stop.store(true, SeqCst);
         for t in self.threads.drain(..) {
             t.join().unwrap();
         }
-        (self.ok.load(SeqCst), self.failed.load(SeqCst))
+        std::mem::take(&mut *self.results.lock().unwrap())
     }
 }
 
-impl Drop for Steady {
+impl<T> Drop for ClosedLoop<T> {
     /// A test that fails before `finish` still stops its workers.
     fn drop(&mut self) {
         self.stop.store(true, SeqCst);
     }
+}
+
+/// Closed-loop GETs (each on its own connection) that should all answer 200; the others are
+/// logged and counted.
+pub struct Steady(ClosedLoop<bool>);
+
+impl Steady {
+    /// `path(worker, i)` names the `i`-th request (from 1) of each worker.
+    pub fn start(addr: SocketAddr, workers: usize, path: fn(usize, u64) -> String) -> Steady {
+        Steady(ClosedLoop::start(workers, move |w, i| {
+            let p = path(w, i);
+            match client::get(addr, &p) {
+                Ok(r) if r.status == 200 => true,
+                other => {
+                    eprintln!("failed: {p}: {other:?}");
+                    false
+                }
+            }
+        }))
+    }
+
+    /// Requests answered 200 so far.
+    pub fn ok(&self) -> u64 {
+        self.0.count(|ok| *ok) as u64
+    }
+
+    /// Stops the workers and waits for them: (answered 200, failed).
+    pub fn finish(self) -> (u64, u64) {
+        let all = self.0.finish();
+        let ok = all.iter().filter(|ok| **ok).count() as u64;
+        (ok, all.len() as u64 - ok)
+    }
+}
+
+/// One write of [`writers`].
+#[derive(Clone, Debug)]
+pub struct Posted {
+    /// The unique id, sent as the whole body.
+    pub id: String,
+    pub status: Result<u16, String>,
+    pub started: Instant,
+    pub took: Duration,
+}
+
+/// `clients` threads POSTing one write after another (each on its own connection, allowed
+/// 10 s), with `pause` between two writes of a client. Write `i` (from 1) of client `c` has
+/// the body `id(c, i)` and goes to `path(i)`.
+pub fn writers(
+    addr: SocketAddr,
+    clients: usize,
+    pause: Duration,
+    id: fn(usize, u64) -> String,
+    path: fn(u64) -> &'static str,
+) -> ClosedLoop<Posted> {
+    ClosedLoop::start(clients, move |c, i| {
+        let id = id(c, i);
+        let started = Instant::now();
+        let hdr = [("Content-Type", "text/plain")];
+        let timeout = Duration::from_secs(10);
+        let r = client::request_timeout(addr, "POST", path(i), &hdr, id.as_bytes(), timeout);
+        let took = started.elapsed();
+        std::thread::sleep(pause);
+        Posted {
+            id,
+            status: r.map(|r| r.status),
+            started,
+            took,
+        }
+    })
+}
+
+/// One GET of [`sequential_gets`].
+pub struct Sample {
+    /// When it started, since `t0`.
+    pub at: Duration,
+    pub latency: Duration,
+    pub answer: Result<Resp, String>,
+}
+
+/// One client's GETs of `/orders/N` with `Accept: application/json`, one after another, until
+/// `run` has passed since `t0`; `after_each` runs after every one. Each may take 9 s, far past
+/// any configured timeout: a hang shows up as an `Err`, not a stuck test.
+pub fn sequential_gets(
+    addr: SocketAddr,
+    t0: Instant,
+    run: Duration,
+    mut after_each: impl FnMut(),
+) -> Vec<Sample> {
+    let json = [("Accept", "application/json")];
+    let mut samples = Vec::new();
+    while t0.elapsed() < run {
+        let at = t0.elapsed();
+        let path = format!("/orders/{}", samples.len());
+        let timeout = Duration::from_secs(9);
+        let answer = client::request_timeout(addr, "GET", &path, &json, b"", timeout);
+        samples.push(Sample {
+            at,
+            latency: t0.elapsed() - at,
+            answer,
+        });
+        after_each();
+    }
+    samples
 }

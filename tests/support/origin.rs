@@ -33,6 +33,17 @@ pub enum Behaviour {
     Garbage,
     /// Answer this status with the normal JSON body.
     Status(u16),
+    /// Accept any request as a WebSocket upgrade (`101 Switching Protocols`), then echo every
+    /// byte back until the client closes.
+    UpgradeEcho,
+}
+
+impl Behaviour {
+    /// 2 workers x 20 ms: 100 requests per second, queueing the excess like an app server.
+    pub const HUNDRED_RPS: Behaviour = Behaviour::Capacity {
+        workers: 2,
+        service: Duration::from_millis(20),
+    };
 }
 
 /// The tokio runtime that runs every origin of a test binary, on its own worker threads.
@@ -53,7 +64,6 @@ struct Shared {
     mode: Mutex<(Behaviour, Arc<Semaphore>)>,
     healthy: AtomicBool,
     hits: AtomicU64,
-    health_hits: AtomicU64,
     applied: Mutex<Vec<String>>,
     seen: Mutex<Vec<(String, String)>>,
     requests: Mutex<Vec<String>>,
@@ -79,14 +89,13 @@ impl Origin {
     }
 
     /// Starts an origin on a chosen address (binding is retried for up to 2 s).
-    pub fn start_on(addr: SocketAddr, name: &str, behaviour: Behaviour) -> Origin {
+    fn start_on(addr: SocketAddr, name: &str, behaviour: Behaviour) -> Origin {
         let listener = bind_retry(addr);
         let shared = Arc::new(Shared {
             name: name.to_string(),
             mode: Mutex::new((Behaviour::Normal, Arc::new(Semaphore::new(0)))),
             healthy: AtomicBool::new(true),
             hits: AtomicU64::new(0),
-            health_hits: AtomicU64::new(0),
             applied: Mutex::default(),
             seen: Mutex::default(),
             requests: Mutex::default(),
@@ -111,13 +120,9 @@ impl Origin {
     pub fn hits(&self) -> u64 {
         self.shared.hits.load(Ordering::SeqCst)
     }
-    pub fn health_hits(&self) -> u64 {
-        self.shared.health_hits.load(Ordering::SeqCst)
-    }
-    /// Zeroes `hits` and `health_hits` and clears `applied`, `requests` and `seen_headers`.
+    /// Zeroes `hits` and clears `applied`, `requests` and the headers `seen_header` reads.
     pub fn reset_counts(&self) {
         self.shared.hits.store(0, Ordering::SeqCst);
-        self.shared.health_hits.store(0, Ordering::SeqCst);
         self.shared.applied.lock().unwrap().clear();
         self.shared.requests.lock().unwrap().clear();
         self.shared.seen.lock().unwrap().clear();
@@ -138,10 +143,6 @@ impl Origin {
     pub fn applied(&self) -> Vec<String> {
         self.shared.applied.lock().unwrap().clone()
     }
-    /// Headers of the last request other than `/health`, as received.
-    pub fn seen_headers(&self) -> Vec<(String, String)> {
-        self.shared.seen.lock().unwrap().clone()
-    }
     /// One header (case-insensitive) of the last request other than `/health`.
     pub fn seen_header(&self, name: &str) -> Option<String> {
         let seen = self.shared.seen.lock().unwrap();
@@ -151,9 +152,6 @@ impl Origin {
     /// `"METHOD target"` of every request other than `/health`, in arrival order.
     pub fn requests(&self) -> Vec<String> {
         self.shared.requests.lock().unwrap().clone()
-    }
-    pub fn is_running(&self) -> bool {
-        self.live.lock().unwrap().is_some()
     }
 
     /// Closes the listener and aborts every open connection with a TCP reset, like a crashed

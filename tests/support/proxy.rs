@@ -5,17 +5,19 @@
 //! stdout/stderr captured to files in that dir, and waits until the admin `/healthz` answers 200.
 //! Tests then talk to it over real sockets, rewrite its config, and signal it. Dropping a `Proxy`
 //! kills (SIGKILL) and reaps the process; its temp dir is removed unless the test is panicking.
+//! Its admin API is read and driven through the `admin_*` and `backend*` methods.
 
 use super::client::{self, Resp};
+use super::{conf, wait_until};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long `start` waits for `/healthz`.
-pub const START_TIMEOUT: Duration = Duration::from_secs(20);
+const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The binary under test.
 pub fn bin_path() -> PathBuf {
@@ -50,7 +52,7 @@ pub fn free_addr() -> SocketAddr {
 }
 
 /// Replaces `{HTTP}` and `{ADMIN}` with the addresses (`127.0.0.1:PORT`, no quotes).
-pub fn substitute(template: &str, http: SocketAddr, admin: SocketAddr) -> String {
+fn substitute(template: &str, http: SocketAddr, admin: SocketAddr) -> String {
     let text = template.replace("{HTTP}", &http.to_string());
     text.replace("{ADMIN}", &admin.to_string())
 }
@@ -79,7 +81,7 @@ impl Proxy {
 
     /// Like `start_with_env`, but returns the failure (with the captured stderr) instead.
     /// A start that fails because a chosen port was taken meanwhile is retried with new ports.
-    pub fn try_start(config_toml: &str, env: &[(&str, &str)]) -> Result<Proxy, String> {
+    fn try_start(config_toml: &str, env: &[(&str, &str)]) -> Result<Proxy, String> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -127,30 +129,31 @@ impl Proxy {
             http,
             admin,
         };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
+        let mut exited = None;
+        let up = wait_until(START_TIMEOUT, || {
             let healthz =
                 client::request_timeout(admin, "GET", "/healthz", &[], b"", Duration::from_secs(1));
             // Ready once /healthz answers and, if the config uses {HTTP}, that port accepts.
             let http_up = !config_toml.contains("{HTTP}")
                 || TcpStream::connect_timeout(&http, Duration::from_secs(1)).is_ok();
             if http_up && healthz.is_ok_and(|r| r.status == 200) {
-                return Ok(proxy);
+                return true;
             }
-            let exited = proxy.child.lock().unwrap().try_wait().ok().flatten();
-            if exited.is_some() || Instant::now() > deadline {
-                let how = exited.map_or("did not answer /healthz in time".into(), |s| {
-                    format!("exited early ({s})")
-                });
-                let (stdout, stderr) = (proxy.stdout_text(), proxy.stderr_text());
-                return Err(format!(
-                    "firebreak {how}\n--- config ---\n{}\n--- stdout ---\n{stdout}\n\
-                     --- stderr ---\n{stderr}",
-                    std::fs::read_to_string(&proxy.config).unwrap_or_default()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
+            exited = proxy.child.lock().unwrap().try_wait().ok().flatten();
+            exited.is_some()
+        });
+        if up && exited.is_none() {
+            return Ok(proxy);
         }
+        let how = exited.map_or("did not answer /healthz in time".into(), |s| {
+            format!("exited early ({s})")
+        });
+        let (stdout, stderr) = (proxy.stdout_text(), proxy.stderr_text());
+        Err(format!(
+            "firebreak {how}\n--- config ---\n{}\n--- stdout ---\n{stdout}\n\
+             --- stderr ---\n{stderr}",
+            std::fs::read_to_string(&proxy.config).unwrap_or_default()
+        ))
     }
 
     pub fn http_addr(&self) -> SocketAddr {
@@ -161,10 +164,6 @@ impl Proxy {
     }
     pub fn config_path(&self) -> &Path {
         &self.config
-    }
-    /// The temp dir holding the config and the captured output.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
     pub fn pid(&self) -> u32 {
         self.pid
@@ -182,7 +181,7 @@ impl Proxy {
     pub fn stderr_text(&self) -> String {
         std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
     }
-    pub fn stdout_text(&self) -> String {
+    fn stdout_text(&self) -> String {
         std::fs::read_to_string(self.dir.join("stdout.log")).unwrap_or_default()
     }
 
@@ -191,13 +190,80 @@ impl Proxy {
         client::get(self.admin, path)
     }
 
+    /// `POST` of a JSON body on the admin listener with the test token (`conf::TOKEN`).
+    pub fn admin_post(&self, path: &str, body: &str) -> Result<Resp, String> {
+        self.admin_post_as(Some(conf::TOKEN.1), path, body)
+    }
+
+    /// `POST` of a JSON body on the admin listener as `Bearer <token>`, or with no
+    /// `Authorization` header at all.
+    pub fn admin_post_as(
+        &self,
+        token: Option<&str>,
+        path: &str,
+        body: &str,
+    ) -> Result<Resp, String> {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a.as_str()));
+        }
+        client::request(self.admin, "POST", path, &headers, body.as_bytes())
+    }
+
+    /// The config version `/status` reports (1 at start, +1 for each applied reload).
+    pub fn config_version(&self) -> Option<u64> {
+        self.admin_get("/status").ok()?.try_json().ok()?["version"].as_u64()
+    }
+
+    /// The backend at `addr` as `/status` lists it (health, ejections, failures, ...).
+    pub fn backend(&self, addr: SocketAddr) -> Option<serde_json::Value> {
+        let st = self.admin_get("/status").ok()?.try_json().ok()?;
+        let me = addr.to_string();
+        let pools = st["pools"].as_array()?;
+        let mut backends = pools
+            .iter()
+            .filter_map(|p| p["backends"].as_array())
+            .flatten();
+        backends
+            .find(|b| b["address"].as_str() == Some(&me))
+            .cloned()
+    }
+
+    /// The health `/status` shows for the backend at `addr` ("up", "down", "ejected", ...).
+    pub fn backend_health(&self, addr: SocketAddr) -> Option<String> {
+        let b = self.backend(addr)?;
+        b["health"].as_str().map(String::from)
+    }
+
+    /// Whether `/status` shows every backend of `addrs` up.
+    pub fn backends_up(&self, addrs: &[SocketAddr]) -> bool {
+        addrs
+            .iter()
+            .all(|a| self.backend_health(*a).as_deref() == Some("up"))
+    }
+
     /// Waits up to 5 s for `/readyz` to answer 200; false if it never does.
     pub fn wait_ready(&self) -> bool {
-        super::wait_until(Duration::from_secs(5), || {
+        self.wait_ready_within(Duration::from_secs(5))
+    }
+
+    /// Waits up to `timeout` for `/readyz` to answer 200; false if it never does.
+    pub fn wait_ready_within(&self, timeout: Duration) -> bool {
+        wait_until(timeout, || {
             self.admin_get("/readyz")
                 .map(|r| r.status == 200)
                 .unwrap_or(false)
         })
+    }
+
+    /// The process's resident set size in KiB (`VmRSS` of /proc/PID/status).
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.pid;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"));
+        let kib = line.and_then(|l| l.split_whitespace().nth(1)?.parse().ok());
+        kib.unwrap_or_else(|| panic!("no VmRSS for pid {pid}: is it running?"))
     }
 
     /// Sends a signal by name ("TERM", "HUP", "INT", "QUIT", "KILL") with the `kill` command.
@@ -217,17 +283,13 @@ impl Proxy {
     /// Waits for the process to exit: its exit code, or 128+N if killed by signal N;
     /// `None` if it is still running after `timeout`.
     pub fn wait_exit(&self, timeout: Duration) -> Option<i32> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.lock().unwrap().try_wait().ok().flatten() {
-                use std::os::unix::process::ExitStatusExt;
-                return status.code().or(status.signal().map(|s| 128 + s));
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        use std::os::unix::process::ExitStatusExt;
+        let mut exited = None;
+        wait_until(timeout, || {
+            exited = self.child.lock().unwrap().try_wait().ok().flatten();
+            exited.is_some()
+        });
+        exited.and_then(|status| status.code().or(status.signal().map(|s| 128 + s)))
     }
 
     /// Whether the process is still running.

@@ -1,60 +1,178 @@
-//! External tools for the integration tests that need them (Chromium, Prometheus).
+//! The external programs some tests run (promtool, Chromium, curl, ...), and the one way to
+//! require one: [`require`].
 //!
-//! `require` finds a tool or decides what to do without it: a missing tool FAILS the test with a
-//! loud message saying how to install it, unless `FIREBREAK_SKIP_TOOLS` names it (e.g.
-//! `FIREBREAK_SKIP_TOOLS=chromium,prometheus`), in which case it prints a loud SKIPPED line to
-//! stderr and the test returns. Never a silent pass.
+//! A missing tool FAILS its test with a loud message saying how to install it, unless the
+//! environment variable `FIREBREAK_SKIP_TOOLS` names it (a comma- or space-separated list, e.g.
+//! `FIREBREAK_SKIP_TOOLS=chromium,prometheus`): then the test prints a loud SKIPPED line and
+//! returns. Never a silent pass. The `.ci/deps*` scripts install every tool named here.
 //!
 //! `Spawned` runs a tool in its own process group with stdout/stderr captured to files, and kills
 //! that group (the tool and every child it forked, e.g. Chromium's renderers) when dropped, also
 //! when the test panics. `artifacts_dir` is `target/test-artifacts/`, kept out of git.
-#![allow(dead_code)]
 
+use super::wait_until;
 use std::io::Write;
-use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Where `.ci/deps-browser` installs the tools from.
-pub const INSTALL_HINT: &str = "run `.ci/deps-browser` as root (or `sudo apt-get install -y \
-     --no-install-recommends chromium prometheus`)";
+/// A program tests need: its name (as `FIREBREAK_SKIP_TOOLS` spells it), where to find it, and
+/// how to install it.
+#[derive(Clone, Copy)]
+pub struct Tool {
+    name: &'static str,
+    find: fn() -> Option<PathBuf>,
+    install: &'static str,
+}
 
-/// The first of `candidates` (absolute paths or names looked up on `PATH`) that exists.
-/// If none does: panics loudly, or returns `None` after a loud SKIPPED line when
-/// `FIREBREAK_SKIP_TOOLS` contains `tool`.
-pub fn require(tool: &str, candidates: &[&str], debian_package: &str) -> Option<PathBuf> {
-    if let Some(found) = candidates.iter().find_map(|c| locate(c)) {
+pub const PROMTOOL: Tool = Tool {
+    name: "promtool",
+    find: || which("promtool"),
+    install: "run `.ci/deps test` or `.ci/deps-deploy` as root (or `apt-get install prometheus`)",
+};
+pub const PROMETHEUS: Tool = Tool {
+    name: "prometheus",
+    find: || which("prometheus"),
+    install: "run `.ci/deps-browser` as root (or `apt-get install -y --no-install-recommends \
+              prometheus`)",
+};
+pub const CHROMIUM: Tool = Tool {
+    name: "chromium",
+    find: || which("chromium").or_else(|| which("chromium-browser")),
+    install: "run `.ci/deps-browser` as root (or `apt-get install -y --no-install-recommends \
+              chromium`)",
+};
+pub const SYSTEMD_ANALYZE: Tool = Tool {
+    name: "systemd-analyze",
+    find: || which("systemd-analyze"),
+    install: "run `.ci/deps-deploy` as root (or `apt-get install systemd`)",
+};
+pub const KUBERNETES_VALIDATE: Tool = Tool {
+    name: "kubernetes-validate",
+    find: || {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let venv = tools_dir("deploy-tools").join("venv/bin/kubernetes-validate");
+        let user = home.map(|h| h.join(".local/bin/kubernetes-validate"));
+        which("kubernetes-validate")
+            .or_else(|| executable(venv))
+            .or_else(|| executable(user?))
+    },
+    install: "run `.ci/deps-deploy` (a venv under target/deploy-tools/ with `pip install \
+              kubernetes-validate` from PyPI)",
+};
+pub const PYTHON3: Tool = Tool {
+    name: "python3",
+    find: python,
+    install: "run `.ci/deps-reliability` as root (or `apt-get install python3`)",
+};
+/// A Python that can `import h2, hyperframe, hpack` (PyPI's `h2`).
+pub const H2: Tool = Tool {
+    name: "h2",
+    find: h2_python,
+    install: "run `.ci/deps-reliability` (a venv under target/reliability-tools/ with `pip \
+              install h2` from PyPI)",
+};
+pub const CURL: Tool = Tool {
+    name: "curl",
+    find: || which("curl"),
+    install: "run `.ci/deps test` as root (or `apt-get install curl`)",
+};
+pub const OPENSSL: Tool = Tool {
+    name: "openssl",
+    find: || which("openssl"),
+    install: "run `.ci/deps test` as root (or `apt-get install openssl`)",
+};
+pub const SLOWHTTPTEST: Tool = Tool {
+    name: "slowhttptest",
+    find: || which("slowhttptest"),
+    install: "run `.ci/deps-reliability` as root (or `apt-get install slowhttptest`)",
+};
+pub const IP: Tool = Tool {
+    name: "ip",
+    find: || which("ip"),
+    install: "run `.ci/deps-reliability` as root (or `apt-get install iproute2`)",
+};
+
+/// The path of `tool`. If it is missing: a loud SKIPPED line and `None` when
+/// `FIREBREAK_SKIP_TOOLS` names it, else a panic that says how to install it.
+#[track_caller]
+pub fn require(tool: Tool) -> Option<PathBuf> {
+    if let Some(found) = (tool.find)() {
         return Some(found);
     }
+    let name = tool.name;
     let skip = std::env::var("FIREBREAK_SKIP_TOOLS").unwrap_or_default();
-    if skip.contains(tool) {
-        // Straight to fd 2, past libtest's capture, so the line shows even though the test passes.
-        let line = format!(
-            "\n!!!!! SKIPPED: `{tool}` is not installed (looked for {candidates:?}) and \
-             FIREBREAK_SKIP_TOOLS={skip:?} names it. This test did NOT run. !!!!!\n\n"
-        );
-        let _ = std::io::stderr().write_all(line.as_bytes());
+    if skip
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .any(|t| t == name)
+    {
+        // libtest names each test's thread after the test.
+        let thread = std::thread::current();
+        let test = thread.name().unwrap_or("this test");
+        loud(&format!(
+            "SKIPPED: `{name}` is not installed and FIREBREAK_SKIP_TOOLS={skip:?} names it. \
+             {test} did NOT run"
+        ));
         return None;
     }
     panic!(
-        "\n\n!!!!! `{tool}` is NOT INSTALLED (looked for {candidates:?}) !!!!!\n\
-         This test needs Debian's `{debian_package}` package: {INSTALL_HINT}.\n\
-         Only if it truly cannot be installed, set FIREBREAK_SKIP_TOOLS={tool} to skip it \
-         (loudly).\n"
+        "\n\n!!!!! `{name}` is NOT INSTALLED !!!!!\n\
+         This test needs it: {}.\n\
+         Only if it truly cannot be installed, set FIREBREAK_SKIP_TOOLS={name} to skip it \
+         (loudly).\n",
+        tool.install
     );
 }
 
-fn locate(candidate: &str) -> Option<PathBuf> {
-    if candidate.contains('/') {
-        let p = PathBuf::from(candidate);
-        return p.is_file().then_some(p);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(candidate))
-        .find(|p| p.is_file())
+/// Writes straight to fd 2, past libtest's capture, so the line shows even when the test passes.
+pub fn loud(msg: &str) {
+    let _ = std::io::stderr().write_all(format!("\n!!!!! {msg} !!!!!\n\n").as_bytes());
+}
+
+/// An executable named `name` on `PATH`, or else in the usual system directories (which a
+/// non-login `PATH` may lack, e.g. /usr/sbin for `ip`).
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    dirs.extend(["/usr/local/bin", "/usr/bin", "/usr/sbin", "/sbin"].map(PathBuf::from));
+    dirs.into_iter().find_map(|d| executable(d.join(name)))
+}
+
+fn executable(path: PathBuf) -> Option<PathBuf> {
+    let meta = std::fs::metadata(&path).ok()?;
+    (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some(path)
+}
+
+/// The real interpreter behind `python3` (not a pyenv shim), if it runs.
+fn python() -> Option<PathBuf> {
+    let out = Command::new(which("python3")?)
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()?;
+    let exe = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !exe.is_empty()).then(|| PathBuf::from(exe))
+}
+
+/// A Python that can `import h2, hyperframe, hpack`: the venv of `.ci/deps-reliability`, else
+/// the system `python3`.
+fn h2_python() -> Option<PathBuf> {
+    let venv = tools_dir("reliability-tools").join("venv/bin/python3");
+    let candidates = [Some(venv), python()];
+    candidates.into_iter().flatten().find(|py| {
+        Command::new(py)
+            .args(["-c", "import h2, hyperframe, hpack"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Where the `.ci/deps*` scripts put what they install from PyPI: `$FIREBREAK_TOOLS_DIR`, else
+/// `target/<default>` (`deploy-tools`, `reliability-tools`).
+fn tools_dir(default: &str) -> PathBuf {
+    std::env::var_os("FIREBREAK_TOOLS_DIR")
+        .map_or_else(|| super::repo().join("target").join(default), PathBuf::from)
 }
 
 /// `target/test-artifacts/` (created), next to the target dir's `tmp/`; not tracked by git.
@@ -100,21 +218,19 @@ impl Spawned {
 
     /// Waits up to `timeout` for it to exit; on timeout kills it and panics with its stderr.
     pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.exited() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                self.kill();
-                panic!(
-                    "{} did not finish within {timeout:?}\n--- stderr ---\n{}",
-                    self.name,
-                    self.stderr_text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut status = None;
+        wait_until(timeout, || {
+            status = self.exited();
+            status.is_some()
+        });
+        status.unwrap_or_else(|| {
+            self.kill();
+            panic!(
+                "{} did not finish within {timeout:?}\n--- stderr ---\n{}",
+                self.name,
+                self.stderr_text()
+            )
+        })
     }
 
     pub fn stdout_text(&self) -> String {
@@ -142,21 +258,4 @@ impl Drop for Spawned {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// Minimal percent-encoding for a URL query value.
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// `http://ADDR/` as a string.
-pub fn http_url(addr: SocketAddr, path: &str) -> String {
-    format!("http://{addr}{path}")
 }

@@ -65,7 +65,6 @@ async fn serve(stream: &mut TcpStream, sh: &Shared) -> std::io::Result<()> {
         };
         let head = req.method.eq_ignore_ascii_case("HEAD");
         if req.target.split('?').next() == Some("/health") {
-            sh.health_hits.fetch_add(1, Ordering::SeqCst);
             let (status, body) = match sh.healthy.load(Ordering::SeqCst) {
                 true => (200, &b"ok"[..]),
                 false => (503, &b"unhealthy"[..]),
@@ -115,6 +114,24 @@ async fn serve(stream: &mut TcpStream, sh: &Shared) -> std::io::Result<()> {
                 return stream.flush().await;
             }
             Behaviour::Status(code) => status = code,
+            Behaviour::UpgradeEcho => {
+                stream
+                    .write_all(
+                        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                          Connection: Upgrade\r\n\r\n",
+                    )
+                    .await?;
+                // Bytes the client sent right behind the request are the first to echo.
+                stream.write_all(&buf).await?;
+                let mut chunk = [0u8; 16 * 1024];
+                loop {
+                    let n = stream.read(&mut chunk).await?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    stream.write_all(&chunk[..n]).await?;
+                }
+            }
         }
         let body = serde_json::json!({ "origin": sh.name, "path": req.target }).to_string();
         respond(stream, sh, status, body.as_bytes(), req.close, head).await?;

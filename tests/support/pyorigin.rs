@@ -1,0 +1,73 @@
+//! The origin as a separate process (`pyorigin.py`), for tests that need a real process: one
+//! that can be frozen with SIGSTOP, or run inside a network namespace. Everything else uses the
+//! in-process [`super::Origin`], which can be steered far more finely.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// `pyorigin.py` in its own process, optionally behind a prefix such as `ip netns exec NS`.
+/// Dropping it kills (SIGKILL works on a stopped process too) and reaps it.
+pub struct PyOrigin {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl PyOrigin {
+    /// Starts it on `host:port` (port 0 = any) and waits for the port it printed.
+    pub fn start(python: &Path, prefix: &[&str], host: &str, port: u16, name: &str) -> PyOrigin {
+        let mut cmd = match prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(python);
+                c
+            }
+            None => Command::new(python),
+        };
+        let mut child = cmd
+            .arg(super::support_file("pyorigin.py"))
+            .args([host, &port.to_string(), name])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start pyorigin.py: {e}"));
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let Ok(port) = line.trim().parse::<u16>() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pyorigin.py {name} on {host} did not start (printed {line:?})");
+        };
+        let addr = format!("{host}:{port}").parse().expect("origin address");
+        PyOrigin { child, addr }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// Freezes the process: the kernel still completes TCP handshakes, nothing answers.
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    /// Sends a signal by name (ignoring errors: it may be gone).
+    fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+impl Drop for PyOrigin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
