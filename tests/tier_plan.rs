@@ -5,7 +5,7 @@
 //! Shares and refusals are asserted; latencies are printed, not asserted (speed is measured in
 //! benchmarks, not in timed tests).
 
-mod support;
+pub mod support;
 
 use std::time::Duration;
 use support::conf::two_tier;
