@@ -123,6 +123,13 @@ fn half_a_primary_and_a_weak_standby_refuse_next_to_nothing() {
     });
     let refused = out.iter().filter(|o| o.status != 200).count();
     let rate = refused as f64 / out.len() as f64;
+    let status = p.admin_get("/status").unwrap().json();
+    println!(
+        "standby pool: p50 {} ms (baseline {} ms); standby tier: {}",
+        status["pools"][1]["latency_p50_ms"],
+        status["pools"][1]["latency_baseline_ms"],
+        status["tiers"][1]
+    );
     println!(
         "450 req/s for 15 s: {refused} of {} refused ({:.2} %), {} on the standby, p50 {:?}, p99 {:?}",
         out.len(),

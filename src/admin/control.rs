@@ -46,6 +46,18 @@ pub fn authorize(app: &App, s: &ServerSession) -> Result<(), Box<Response<Vec<u8
     }
 }
 
+/// The JSON body of a `POST`, or the `400` that names what is wrong with it.
+pub fn parse_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, Box<Response<Vec<u8>>>> {
+    serde_json::from_slice(body).map_err(|e| {
+        Box::new(json(
+            StatusCode::BAD_REQUEST,
+            &j!({"error": format!("invalid body: {e}")}),
+        ))
+    })
+}
+
 pub fn reload(app: &App) -> Response<Vec<u8>> {
     let r = app.reload("admin");
     let status = if r.ok {
@@ -65,14 +77,9 @@ struct MaintenanceBody {
 }
 
 pub fn maintenance(app: &App, body: &[u8]) -> Response<Vec<u8>> {
-    let b: MaintenanceBody = match serde_json::from_slice(body) {
+    let b: MaintenanceBody = match parse_body(body) {
         Ok(b) => b,
-        Err(e) => {
-            return json(
-                StatusCode::BAD_REQUEST,
-                &j!({"error": format!("invalid body: {e}")}),
-            )
-        }
+        Err(r) => return *r,
     };
     let retry = match b.retry_after.as_deref().map(parse_duration).transpose() {
         Ok(r) => r,
@@ -108,14 +115,9 @@ fn yes() -> bool {
 /// Drains one backend by hand (no new requests; in-flight ones finish), or undoes it. The
 /// state belongs to the live backend, so it survives reloads that keep the backend.
 pub fn drain(app: &App, body: &[u8]) -> Response<Vec<u8>> {
-    let b: DrainBody = match serde_json::from_slice(body) {
+    let b: DrainBody = match parse_body(body) {
         Ok(b) => b,
-        Err(e) => {
-            return json(
-                StatusCode::BAD_REQUEST,
-                &j!({"error": format!("invalid body: {e}")}),
-            )
-        }
+        Err(r) => return *r,
     };
     let snap = app.store.load();
     let found = snap
@@ -149,14 +151,9 @@ struct BaselineBody {
 /// a move to other hardware): its latency baseline is learnt again from the next window,
 /// instead of rising at most 30 % an hour.
 pub fn baseline(app: &App, body: &[u8]) -> Response<Vec<u8>> {
-    let b: BaselineBody = match serde_json::from_slice(body) {
+    let b: BaselineBody = match parse_body(body) {
         Ok(b) => b,
-        Err(e) => {
-            return json(
-                StatusCode::BAD_REQUEST,
-                &j!({"error": format!("invalid body: {e}")}),
-            )
-        }
+        Err(r) => return *r,
     };
     let snap = app.store.load();
     let Some(pool) = snap.pools.iter().find(|p| p.name() == b.pool) else {

@@ -66,14 +66,9 @@ pub fn drill(app: &App, body: &[u8]) -> Response<Vec<u8>> {
     let b: Body = if body.iter().all(|c| c.is_ascii_whitespace()) {
         Body::default()
     } else {
-        match serde_json::from_slice(body) {
+        match super::control::parse_body(body) {
             Ok(b) => b,
-            Err(e) => {
-                return json(
-                    StatusCode::BAD_REQUEST,
-                    &j!({"error": format!("invalid body: {e}")}),
-                )
-            }
+            Err(r) => return *r,
         }
     };
     if b.cancel {
