@@ -22,6 +22,24 @@ use std::time::Duration;
 /// Hard cap on attempts per request; the config's `retry.max_attempts` (≤ 10) is the real bound.
 const MAX_ATTEMPTS: usize = 10;
 
+/// Opens and closes every listening address once before anything starts, so a port that is
+/// taken (or an address this host does not have) ends the process at once with a clear error
+/// and a non-zero exit, before it tells a supervisor it is ready. Pingora itself retries a
+/// failed bind for about 30 s and then panics in the service's thread, leaving a process that
+/// answers `/healthz` and `/readyz` and serves nothing. (With `--upgrade` the sockets come
+/// from the running process instead.)
+fn check_listeners(config: &Config) -> Result<(), String> {
+    let public = config.listen.http.iter().map(|a| (*a, "listen.http"));
+    let tls = config.listen.https.iter().map(|t| (t.addr, "listen.https"));
+    let admin = std::iter::once((config.admin.listen, "admin.listen"));
+    for (addr, key) in public.chain(tls).chain(admin) {
+        // std sets SO_REUSEADDR on Unix, as Pingora does: a port in TIME_WAIT is not "taken".
+        std::net::TcpListener::bind(addr)
+            .map_err(|e| format!("cannot listen on {addr} ({key}): {e}"))?;
+    }
+    Ok(())
+}
+
 /// Loads the config and serves until shutdown.
 pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
     let config = Config::load(config_path).map_err(|e| e.to_string())?;
@@ -33,6 +51,9 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
             w.col,
             w.message
         );
+    }
+    if !upgrade {
+        check_listeners(&config)?;
     }
     let app = App::new(config.clone(), config_path);
 

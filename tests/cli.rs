@@ -102,3 +102,47 @@ fn version_and_help() {
         assert!(text.contains(cmd), "{text}");
     }
 }
+
+/// A listener that cannot be opened ends the process at once, with the address named and a
+/// non-zero exit; it never lingers answering `/healthz` with nothing serving.
+#[test]
+fn a_taken_port_ends_run_at_once_with_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let admin = support::proxy::free_addr();
+    let dir = scratch_dir("taken");
+    let path = dir.join("firebreak.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[listen]\nhttp = [\"{addr}\"]\n[admin]\nlisten = \"{admin}\"\n\
+             [[pool]]\nname = \"p\"\nbackends = [{{ addr = \"127.0.0.1:9\" }}]\n\
+             [[route]]\nname = \"all\"\npath_prefix = \"/\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(support::proxy::bin_path())
+        .args(["run", "--config", path.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let exited = support::wait_until(std::time::Duration::from_secs(10), || {
+        child.try_wait().unwrap().is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        exited,
+        "still running 10 s after failing to bind {addr}: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr} (listen.http)")),
+        "{stderr}"
+    );
+    drop(taken);
+}

@@ -122,12 +122,19 @@ impl DeadlineStream {
     /// Starts an idle wait; the timer must fire by its end.
     fn start_idle(&mut self, cx: &mut Context<'_>) {
         let now = Instant::now();
-        let until = now + self.idle;
+        // A new connection gets `header_read_timeout` for its first byte, like any head, not
+        // the keep-alive time earned by a request already served: a client that connects and
+        // sends nothing is the simplest slowloris.
+        let wait = match &self.sleep {
+            None => self.idle.min(self.timeout),
+            Some(_) => self.idle,
+        };
+        let until = now + wait;
         self.idle_until = Some(until);
         match &self.sleep {
             // A new connection: the first head most likely follows at once, and its deadline
             // (later than this one) then only extends the timer.
-            None => self.set_timer(until.min(now + self.timeout), cx),
+            None => self.set_timer(until, cx),
             Some(sleep) if !sleep.is_elapsed() && sleep.deadline() <= until => {}
             Some(_) => self.set_timer(until, cx),
         }
