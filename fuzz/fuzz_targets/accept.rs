@@ -11,19 +11,19 @@
 //! on 0xFF into Accept header, message and request id (missing parts are `None`/empty).
 #![no_main]
 
-use firebreak::respond::{negotiate, render, Format, Refusal};
+use firebreak::respond::{negotiate, render, Format, Reason, Refusal};
 use libfuzzer_sys::fuzz_target;
 use std::time::Duration;
 
 fn refusal(pick: u8, message: String, retry_after: Duration) -> Refusal {
     match pick % 11 {
         0 => Refusal::Maintenance {
-            reason: "maintenance",
+            reason: Reason::Maintenance,
             message,
             retry_after,
         },
         1 => Refusal::Shed {
-            reason: "overloaded",
+            reason: Reason::Overloaded,
             message,
             retry_after,
         },
@@ -35,12 +35,12 @@ fn refusal(pick: u8, message: String, retry_after: Duration) -> Refusal {
         7 => Refusal::HeaderTooLarge,
         8 => Refusal::RequestTimeout,
         9 => Refusal::Maintenance {
-            reason: "no_tier_can_serve",
+            reason: Reason::NoTierCanServe,
             message,
             retry_after,
         },
         _ => Refusal::Shed {
-            reason: "priority",
+            reason: Reason::QueueTimeout,
             message,
             retry_after,
         },
