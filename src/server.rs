@@ -134,6 +134,7 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
     ));
     tracing::info!(
         http = ?config.listen.http,
+        https = ?config.listen.https.iter().map(|t| t.addr).collect::<Vec<_>>(),
         admin = %config.admin.listen,
         threads = config.server.threads,
         "firebreak starting"

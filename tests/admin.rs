@@ -66,6 +66,12 @@ fn metrics_follow_the_contract_and_pass_promtool() {
 fn health_readiness_status_and_the_page() {
     let (a, s, p) = setup();
     assert_eq!(p.admin_get("/healthz").unwrap().status, 200);
+    // Probes that send HEAD (some load balancers do) get the same answer, without a body.
+    for path in ["/healthz", "/readyz"] {
+        let r = support::request(p.admin_addr(), "HEAD", path, &[], b"").unwrap();
+        assert_eq!(r.status, 200, "HEAD {path}");
+        assert!(r.body.is_empty(), "HEAD {path} sent a body");
+    }
     let st = p.admin_get("/status").unwrap().json();
     assert_eq!(st["version"], 1);
     assert_eq!(st["pools"][0]["name"], "primary");
@@ -132,6 +138,26 @@ fn post_endpoints_need_the_token() {
         200,
         "nothing changed"
     );
+    // The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
+    let post = |auth: &str| {
+        let headers = [
+            ("Authorization", auth),
+            ("Content-Type", "application/json"),
+        ];
+        support::request(
+            p.admin_addr(),
+            "POST",
+            "/maintenance",
+            &headers,
+            br#"{"enabled":false}"#,
+        )
+        .unwrap()
+        .status
+    };
+    assert_eq!(post("bearer test-token"), 200);
+    assert_eq!(post("BEARER test-token"), 200);
+    assert_eq!(post("Bearer TEST-TOKEN"), 401);
+    assert_eq!(post("Basic test-token"), 401);
     // Without a configured token, POSTs are off altogether.
     let a2 = Origin::start("a2", Behaviour::Normal);
     let s2 = Origin::start("s2", Behaviour::Normal);

@@ -34,7 +34,10 @@ pub fn authorize(app: &App, s: &ServerSession) -> Result<(), Box<Response<Vec<u8
         .headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are Bearer.
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token)
         .unwrap_or("");
     if ct_eq(given.trim().as_bytes(), token.as_bytes()) {
         Ok(())

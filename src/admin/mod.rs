@@ -75,8 +75,10 @@ impl ServeHttp for Admin {
         let path = s.req_header().uri.path().to_string();
         let app = &self.app;
         match (method, path.as_str()) {
-            (Method::GET, "/healthz") => reply(StatusCode::OK, "text/plain", b"ok\n".to_vec()),
-            (Method::GET, "/readyz") => {
+            (Method::GET | Method::HEAD, "/healthz") => {
+                reply(StatusCode::OK, "text/plain", b"ok\n".to_vec())
+            }
+            (Method::GET | Method::HEAD, "/readyz") => {
                 if app.store.peek().tiers().serving() {
                     reply(StatusCode::OK, "text/plain", b"ready\n".to_vec())
                 } else {

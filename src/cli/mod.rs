@@ -25,6 +25,7 @@ pub struct Cli {
 pub enum Command {
     /// Serve until SIGTERM (drain, then exit 0) or SIGINT. SIGHUP reloads the config.
     Run {
+        /// The config file (TOML; see docs/configuration.md).
         #[arg(long, short)]
         config: PathBuf,
         /// Take over the listening sockets of a running firebreak (zero-downtime upgrade;
@@ -34,6 +35,7 @@ pub enum Command {
     },
     /// Validate a config file: exit 0 if valid, else print `PATH:LINE:COL: message` lines, exit 1.
     Check {
+        /// The config file to validate.
         #[arg(long, short)]
         config: PathBuf,
     },
@@ -55,8 +57,10 @@ pub enum Command {
         /// Added to the share every --step-every.
         #[arg(long)]
         step: Option<f64>,
+        /// How often the share grows, e.g. "10s".
         #[arg(long)]
         step_every: Option<String>,
+        /// The share is never raised above this (0..1).
         #[arg(long)]
         max_share: Option<f64>,
         /// Total length, e.g. "2m".

@@ -93,7 +93,8 @@ pub fn finish(app: &App, session: &Session, e: Option<&Error>, ctx: &mut Ctx) {
         pool,
         backend = ctx.tried.last().map(|b| b.label.as_str()).unwrap_or("-"),
         status = code,
-        duration_ms = elapsed * 1e3,
+        // Microsecond precision: `0.991` ms, not `0.9912390000000001`.
+        duration_ms = (elapsed * 1e6).round() / 1e3,
         attempts = ctx.attempts,
         refusal = ctx.refusal.as_ref().map(|r| r.kind()).unwrap_or("-"),
         shed_reason = shed_reason.unwrap_or("-"),
