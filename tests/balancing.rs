@@ -96,6 +96,22 @@ fn request_id_and_forwarding_headers_reach_the_backend_and_the_client() {
         Some("127.0.0.1")
     );
     assert_eq!(a.seen_header("x-forwarded-proto").as_deref(), Some("http"));
+    // Two X-Forwarded-For lines are one list, in order (RFC 9110 §5.3), then the client.
+    support::request(
+        p.http_addr(),
+        "GET",
+        "/xff",
+        &[
+            ("X-Forwarded-For", "1.1.1.1"),
+            ("X-Forwarded-For", "2.2.2.2"),
+        ],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(
+        a.seen_header("x-forwarded-for").as_deref(),
+        Some("1.1.1.1, 2.2.2.2, 127.0.0.1")
+    );
     let r = get(p.http_addr(), "/y").unwrap();
     let id = r
         .header("x-request-id")

@@ -199,6 +199,10 @@ fn malformed_and_smuggling_shaped_requests_never_reach_a_backend() {
         ("header over Pingora's 1 MiB", huge_header.into_bytes(), &[400, 431]),
         ("body over max_body_bytes", format!("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n{}", "x".repeat(5000)).into_bytes(), &[413]),
         ("negative Content-Length", b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n".to_vec(), &[400]),
+        ("space in Host", b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n".to_vec(), &[400]),
+        ("path in Host", b"GET / HTTP/1.1\r\nHost: x/../y\r\n\r\n".to_vec(), &[400]),
+        ("port over 65535 in Host", b"GET / HTTP/1.1\r\nHost: x:99999\r\n\r\n".to_vec(), &[400]),
+        ("userinfo in Host", b"GET / HTTP/1.1\r\nHost: user@x\r\n\r\n".to_vec(), &[400]),
     ];
     for (name, bytes, allowed) in cases {
         let before = a.hits() + s.hits();

@@ -19,6 +19,9 @@ pub fn check(req: &RequestHeader, raw: Option<&[u8]>, limits: &LimitsConf) -> Op
     if req.version == Version::HTTP_11 && h.get_all(HOST).iter().count() != 1 {
         return Some(Refusal::BadRequest("host_header_missing_or_repeated"));
     }
+    if h.get(HOST).is_some_and(|v| !valid_host(v.as_bytes())) {
+        return Some(Refusal::BadRequest("bad_host"));
+    }
     let mut cls = h.get_all(CONTENT_LENGTH).iter();
     let cl = cls.next();
     if cls.next().is_some() {
@@ -58,6 +61,27 @@ pub fn check(req: &RequestHeader, raw: Option<&[u8]>, limits: &LimitsConf) -> Op
     None
 }
 
+/// A `Host` value is `host [":" port]` (RFC 9112 §3.2, RFC 3986 §3.2.2): a registered name,
+/// an IPv4 address or a bracketed IPv6 literal, and a port of at most 65535. The authority
+/// grammar is checked by the `http` crate's parser; userinfo (`a@b`) is not allowed in `Host`.
+fn valid_host(v: &[u8]) -> bool {
+    if v.is_empty() || v.contains(&b'@') {
+        return false;
+    }
+    let Ok(a) = http::uri::Authority::try_from(v) else {
+        return false;
+    };
+    let host = a.host();
+    // What follows the host: nothing, or ":" and a port (RFC 3986 allows an empty one).
+    let port = a.as_str().get(host.len()..).unwrap_or("");
+    !host.is_empty()
+        && match port.strip_prefix(':') {
+            None => port.is_empty(),
+            Some("") => true,
+            Some(p) => p.parse::<u16>().is_ok(),
+        }
+}
+
 /// Bytes of the request head: exact for HTTP/1 (the raw head), else the request line and
 /// header lines it would take in HTTP/1 form.
 fn head_size(req: &RequestHeader, raw: Option<&[u8]>) -> usize {
@@ -93,6 +117,27 @@ mod tests {
     use std::time::Duration;
 
     use crate::testkit::request_head as req;
+
+    #[test]
+    fn host_values_follow_the_authority_grammar() {
+        for good in [
+            "a.example",
+            "A.Example:8080",
+            "10.0.0.1:80",
+            "[::1]",
+            "[2001:db8::1]:443",
+            "x:",
+            "x:65535",
+        ] {
+            assert!(valid_host(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "", "a b", "x/../y", "x:99999", "x:65536", "user@x", "x:y", "[::1", "::1", ":80",
+            "a\tb", "x?y", "x#y",
+        ] {
+            assert!(!valid_host(bad.as_bytes()), "{bad}");
+        }
+    }
 
     fn limits(max_header_bytes: usize, max_body_bytes: u64) -> LimitsConf {
         LimitsConf {

@@ -95,13 +95,12 @@ pub fn forward_headers(session: &Session, req: &mut RequestHeader, ctx: &Ctx) ->
         .and_then(|a| a.as_inet())
         .map(|a| a.ip())
     {
-        let prev = req
-            .headers
-            .get(&X_FORWARDED_FOR)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim);
-        let mut xff = String::with_capacity(prev.map_or(0, |p| p.len() + 2) + 39);
-        if let Some(prev) = prev.filter(|p| !p.is_empty()) {
+        // Several `X-Forwarded-For` lines are one list, in order (RFC 9110 §5.3).
+        let mut xff = String::with_capacity(39);
+        for prev in req.headers.get_all(&X_FORWARDED_FOR) {
+            let Some(prev) = prev.to_str().ok().map(str::trim).filter(|p| !p.is_empty()) else {
+                continue;
+            };
             xff.push_str(prev);
             xff.push_str(", ");
         }
