@@ -29,6 +29,22 @@ fn on_standby_only() -> (Origin, Origin, Proxy) {
 #[test]
 fn at_three_times_the_standby_capacity_critical_is_served_and_the_rest_refused_fast() {
     let (_a, s, p) = on_standby_only();
+    // Meanwhile: does the standby tier, refusing much of its traffic, read `degraded`?
+    let admin = p.admin_addr();
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watch = {
+        let watching = watching.clone();
+        std::thread::spawn(move || {
+            let mut states = std::collections::BTreeSet::new();
+            while watching.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Ok(r) = support::request(admin, "GET", "/status", &[], b"") {
+                    states.insert(r.json()["tiers"][1]["state"].to_string());
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            states
+        })
+    };
     // 300 req/s for 6 s: 15 % critical (login), 45 % normal, 40 % bulk (reports).
     let out = open_loop(p.http_addr(), 300.0, 6.0, |i| match i % 20 {
         0..=2 => ("critical", format!("/login/{i}"), String::new()),
@@ -37,6 +53,12 @@ fn at_three_times_the_standby_capacity_critical_is_served_and_the_rest_refused_f
     });
     // Skip the first second (the limiter learns the standby from cold).
     let steady: Vec<_> = out.iter().filter(|o| o.i >= 300).cloned().collect();
+    watching.store(false, std::sync::atomic::Ordering::SeqCst);
+    let states = watch.join().unwrap();
+    assert!(
+        states.contains("\"degraded\""),
+        "a standby shedding at 3x its capacity never read degraded: {states:?}"
+    );
     let critical = ok_within(&steady, "critical", Duration::from_secs(1));
     assert!(critical >= 0.97, "critical served within 1 s: {critical}");
     let refused: Vec<_> = steady.iter().filter(|o| o.status == 503).collect();

@@ -40,6 +40,12 @@ fn lane(p: Priority) -> usize {
     }
 }
 
+/// A pool that refuses more than this share of its requests is shedding: its tier reads
+/// `degraded` (and when every tier is degraded, refusals carry the maintenance answer).
+pub const SHEDDING: f64 = 0.05;
+/// Weight of one planning window (100 ms) in the smoothed refused share: about a second.
+const SHEDDING_WEIGHT: f64 = 0.1;
+
 /// Why a request was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
@@ -56,6 +62,12 @@ pub struct Gate {
     congested: AtomicBool,
     peak: AtomicU32,
     drops: AtomicU64,
+    /// Requests admitted and refused by this gate in the current window.
+    admitted: AtomicU64,
+    refused: AtomicU64,
+    /// Smoothed fraction of requests refused (f64 bits): the pool is shedding above
+    /// [`SHEDDING`].
+    refused_share: AtomicU64,
     queued: AtomicU32,
     lanes: Mutex<[VecDeque<oneshot::Sender<()>>; 3]>,
     ctrl: Mutex<GradientLimit>,
@@ -70,6 +82,9 @@ impl Gate {
             congested: AtomicBool::new(ctrl.congested),
             peak: AtomicU32::new(0),
             drops: AtomicU64::new(0),
+            admitted: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            refused_share: AtomicU64::new(0f64.to_bits()),
             queued: AtomicU32::new(0),
             lanes: Mutex::new(Default::default()),
             ctrl: Mutex::new(ctrl),
@@ -207,6 +222,20 @@ impl Gate {
         }
     }
 
+    /// Counts one admission decision of this gate (for [`Gate::shedding`]).
+    pub fn count(&self, admitted: bool) {
+        if admitted {
+            self.admitted.fetch_add(1, Relaxed);
+        } else {
+            self.refused.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// The pool refuses a noticeable share of its requests (smoothed over about a second).
+    pub fn shedding(&self) -> bool {
+        f64::from_bits(self.refused_share.load(Relaxed)) > SHEDDING
+    }
+
     /// A request through this pool failed (5xx, timeout, reset).
     pub fn record_drop(&self) {
         self.drops.fetch_add(1, Relaxed);
@@ -219,6 +248,16 @@ impl Gate {
             drops: self.drops.swap(0, Relaxed),
             peak_inflight: self.peak.swap(self.inflight(), Relaxed),
         };
+        // A window without requests refuses nothing: a pool that shed once does not read
+        // as shedding for ever.
+        let (ok, no) = (
+            self.admitted.swap(0, Relaxed),
+            self.refused.swap(0, Relaxed),
+        );
+        let share = no as f64 / (ok + no).max(1) as f64;
+        let old = f64::from_bits(self.refused_share.load(Relaxed));
+        let new = old + (share - old) * SHEDDING_WEIGHT;
+        self.refused_share.store(new.to_bits(), Relaxed);
         let mut ctrl = lock(&self.ctrl);
         ctrl.update(&stats, conf);
         self.limit_bits.store(ctrl.limit.to_bits(), Relaxed);

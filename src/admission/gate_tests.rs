@@ -119,3 +119,45 @@ async fn in_flight_never_exceeds_the_cap_under_contention() {
     assert!(max_seen.load(SeqCst) <= 5, "{}", max_seen.load(SeqCst));
     assert_eq!(g.inflight(), 0);
 }
+
+#[test]
+fn a_gate_that_refuses_a_share_of_its_requests_is_shedding_for_about_a_second() {
+    let g = gate(10.0);
+    let conf = LimiterConf {
+        initial: 10.0,
+        min: 1.0,
+        max: 1000.0,
+        tolerance: 1.5,
+    };
+    let window = crate::latency::Drained::default();
+    let tick = |admitted: u32, refused: u32| {
+        (0..admitted).for_each(|_| g.count(true));
+        (0..refused).for_each(|_| g.count(false));
+        g.tick(&window, &conf);
+    };
+    tick(100, 0);
+    assert!(!g.shedding());
+    tick(100, 2); // 2 % for one window: noise
+    assert!(!g.shedding());
+    for _ in 0..5 {
+        tick(30, 70); // refusing most of it
+    }
+    assert!(g.shedding());
+    let mut quiet = 0;
+    while g.shedding() {
+        tick(100, 0);
+        quiet += 1;
+        assert!(quiet < 40, "still shedding after {quiet} clean windows");
+    }
+    assert!(quiet >= 5, "a single clean window cleared it ({quiet})");
+    for _ in 0..5 {
+        tick(30, 70);
+    }
+    assert!(g.shedding());
+    let mut idle = 0;
+    while g.shedding() {
+        tick(0, 0); // no requests at all: it stops shedding too
+        idle += 1;
+        assert!(idle < 40, "an idle pool still sheds after {idle} windows");
+    }
+}

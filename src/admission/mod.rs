@@ -96,12 +96,14 @@ pub async fn acquire(
         _tenant: Some(tenant),
     };
     if gate.try_acquire(ask.priority) {
+        gate.count(true);
         return Ok((pool, permit(gate, tenant)));
     }
     if let Some((i, other)) = spill()
         .into_iter()
         .find(|(_, g)| g.try_acquire(ask.priority))
     {
+        other.count(true);
         return Ok((i, permit(&other, tenant)));
     }
     // A light client (nothing in flight while others are active) waits like critical work:
@@ -111,7 +113,9 @@ pub async fn acquire(
     } else {
         (wait_for(conf, ask.priority), false)
     };
-    match gate.acquire(ask.priority, wait, boost).await {
+    let outcome = gate.acquire(ask.priority, wait, boost).await;
+    gate.count(outcome.is_ok());
+    match outcome {
         Ok(()) => Ok((pool, permit(gate, tenant))),
         Err(Refused::Full) => Err(Reason::Overloaded),
         Err(Refused::QueueTimeout) => Err(Reason::QueueTimeout),

@@ -120,13 +120,14 @@ impl Pool {
     /// (None for a health-flip replan, which keeps latency as it was).
     pub fn replan(&self, now_ns: u64, window: Option<&Drained>) {
         let mut track = lock(&self.track);
-        let plan = plan::plan_pool(
+        let mut plan = plan::plan_pool(
             &self.backends,
             ns(self.conf.slow_start),
             &mut track,
             window,
             now_ns,
         );
+        plan.shedding = self.gate.shedding();
         self.plan.store(Arc::new(plan));
         drop(track);
         if let Some(w) = window {

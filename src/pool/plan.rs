@@ -99,6 +99,8 @@ pub struct PoolPlan {
     pub baseline_ns: Option<f64>,
     /// Some backends configured but not available.
     pub some_down: bool,
+    /// The pool's admission gate refuses a noticeable share of its requests.
+    pub shedding: bool,
 }
 
 impl PoolPlan {
@@ -167,6 +169,7 @@ pub(super) fn plan_pool(
         p50_ns: track.last_p50_ns,
         baseline_ns: track.baseline_ns,
         some_down,
+        shedding: false,
         effective,
     }
 }

@@ -95,7 +95,7 @@ pub fn plan_tiers(pools: &[Arc<Pool>], load: Load) -> TierPlan {
         let any_health = members.iter().any(|(_, pl)| pl.health > 0.0);
         let degraded = members
             .iter()
-            .any(|(_, pl)| pl.some_down || pl.latency_factor < 1.0);
+            .any(|(_, pl)| pl.some_down || pl.latency_factor < 1.0 || pl.shedding);
         let eligible: Vec<Member> = members
             .iter()
             .filter(|(i, _)| pools[*i].conf.spill == Spill::Gradual || lower_all_down)

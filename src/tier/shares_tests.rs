@@ -267,3 +267,27 @@ fn a_capped_standby_that_is_all_there_is_still_takes_everything() {
     };
     assert_eq!(shares(&plan_tiers(&pools, load)), vec![0.0, 1.0]);
 }
+
+#[test]
+fn a_tier_that_refuses_much_of_its_traffic_is_degraded() {
+    let pools = [
+        pool("primary", 0, Spill::Gradual, 2),
+        pool("standby", 1, Spill::Gradual, 1),
+    ];
+    let conf = crate::admission::limit::LimiterConf::from(&crate::config::AdmissionConf::default());
+    assert_eq!(
+        plan_tiers(&pools, Load::default()).tiers[1].state,
+        TierState::Up
+    );
+    let mut now = 0;
+    for _ in 0..10 {
+        (0..30).for_each(|_| pools[1].gate.count(true));
+        (0..70).for_each(|_| pools[1].gate.count(false));
+        pools[1].gate.tick(&Default::default(), &conf);
+        now += 100 * MS;
+        pools[1].replan(now, None);
+    }
+    let plan = plan_tiers(&pools, Load::default());
+    assert_eq!(plan.tiers[1].state, TierState::Degraded);
+    assert_eq!(plan.tiers[0].state, TierState::Up);
+}
