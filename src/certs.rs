@@ -7,9 +7,10 @@
 //! reported and the old certificate stays.
 
 use crate::lock::lock;
+use crate::pem::load;
 use arc_swap::ArcSwap;
 use pingora::tls::sign::CertifiedKey;
-use pingora::tls::{load_certs_and_key_files, ClientHello, CryptoProvider, ResolvesServerCert};
+use pingora::tls::{ClientHello, ResolvesServerCert};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -25,18 +26,6 @@ impl ResolvesServerCert for Reloadable {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(self.current.load_full())
     }
-}
-
-/// Reads a PEM certificate chain and key into a rustls certified key.
-pub fn load(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
-    let (c, k) = (cert.display().to_string(), key.display().to_string());
-    let (chain, key) = load_certs_and_key_files(&c, &k)
-        .map_err(|e| format!("{c}: {e}"))?
-        .ok_or_else(|| format!("{c} / {k}: no certificate or no private key found"))?;
-    pingora::tls::install_default_crypto_provider();
-    let provider = CryptoProvider::get_default().ok_or("no TLS crypto provider")?;
-    let chain = chain.into_iter().map(|c| c.into_owned()).collect();
-    CertifiedKey::from_der(chain, key.clone_key(), provider).map_err(|e| format!("{c}: {e}"))
 }
 
 /// The resolvers of all HTTPS listeners, by address.

@@ -146,3 +146,41 @@ fn a_taken_port_ends_run_at_once_with_a_clear_error() {
     );
     drop(taken);
 }
+
+/// `check` loads a TLS listener's certificate and key as `run` does: a key that belongs to
+/// another certificate is an error at the listener's line, not a surprise at start.
+#[test]
+fn check_refuses_a_tls_key_that_does_not_match_its_certificate() {
+    let Some(openssl) = support::tools::require(support::tools::OPENSSL) else {
+        return;
+    };
+    let dir = scratch_dir("mismatch");
+    let (cert_a, key_a) = (dir.join("a.pem"), dir.join("a.key"));
+    let (cert_b, key_b) = (dir.join("b.pem"), dir.join("b.key"));
+    support::tls::self_signed(&openssl, &cert_a, &key_a, "a");
+    support::tls::self_signed(&openssl, &cert_b, &key_b, "b");
+    let config = |cert: &std::path::Path, key: &std::path::Path| {
+        format!(
+            "[listen]\nhttps = [{{ addr = \"127.0.0.1:8443\", cert = \"{}\", key = \"{}\" }}]\n\
+             [[pool]]\nname = \"p\"\nbackends = [{{ addr = \"127.0.0.1:9\" }}]\n\
+             [[route]]\nname = \"all\"\npath_prefix = \"/\"\n",
+            cert.display(),
+            key.display()
+        )
+    };
+    let path = dir.join("firebreak.toml");
+    std::fs::write(&path, config(&cert_a, &key_a)).unwrap();
+    let out = cli(&["check", "--config", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    std::fs::write(&path, config(&cert_a, &key_b)).unwrap();
+    let out = cli(&["check", "--config", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let p = path.display().to_string();
+    assert!(text.starts_with(&format!("{p}:2:")), "no position: {text}");
+    assert!(text.contains("listen.https"), "{text}");
+}

@@ -78,7 +78,11 @@ pub(super) fn listen(cx: &mut Checker, raw: Option<&RawListen>) -> (ListenConf, 
             add(cx, a, t.span());
         }
         if let (Some(addr), Some(cert), Some(key)) = (addr, cert, key) {
-            https.push(TlsListenerConf { addr, cert, key });
+            // The same loading the listener does: a key that does not match is found here.
+            match crate::pem::load(&cert, &key) {
+                Ok(_) => https.push(TlsListenerConf { addr, cert, key }),
+                Err(e) => cx.error(t.span(), format!("listen.https: {e}")),
+            }
         }
     }
     let mut http = Vec::new();
