@@ -27,15 +27,9 @@ import json
 import os
 import sys
 
+from load import pct  # the generator's nearest-rank percentile, one definition
+
 CLASSES = ("critical", "normal", "bulk")
-
-
-def pct(values, q):
-    if not values:
-        return None
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(q * len(s) + 0.5)) - 1))
-    return s[k]
 
 
 def summarize(load: dict, capacity_rps: float) -> dict:
