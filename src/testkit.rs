@@ -20,6 +20,7 @@ pub fn pool(name: &str, tier: u32, spill: Spill, weights: &[u32], slow_start: Du
         spill,
         connect_timeout: Duration::from_secs(1),
         read_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(1),
         slow_start,
         health: None,
         backends: weights

@@ -76,3 +76,38 @@ fn no_write_is_lost_or_applied_twice_when_the_primary_dies() {
     );
     assert!(s.applied().len() > 10, "the standby took over the writes");
 }
+
+/// A backend that closes idle keep-alive connections (gunicorn after 2 s, Node.js and uvicorn
+/// after 5 s) must not turn writes into 502s: the pool's `idle_timeout` is below it, so a POST
+/// never goes out on a connection the backend is closing. Here scaled down: the backend closes
+/// after 500 ms idle, the pool keeps connections 250 ms, and one POST arrives every 400–600 ms,
+/// each on a new client connection.
+#[test]
+fn writes_never_meet_a_backend_closing_its_idle_connections() {
+    let a = Origin::start("a", Behaviour::Normal);
+    let s = Origin::start("standby", Behaviour::Normal);
+    a.set_keepalive(Duration::from_millis(500));
+    let cfg = two_tier(&[(&a, 1)], &[&s], "", "").replace(
+        "read_timeout = \"3s\"",
+        "read_timeout = \"3s\"\nidle_timeout = \"250ms\"",
+    );
+    assert!(cfg.contains("idle_timeout"), "{cfg}");
+    let p = Proxy::start(&cfg);
+    assert!(p.wait_ready());
+    let mut rng = 7u64;
+    let mut failed = vec![];
+    for i in 0..20 {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_millis(400 + (rng >> 33) % 200));
+        let body = format!("order-{i}");
+        let r = support::request(p.http_addr(), "POST", "/orders", &[], body.as_bytes()).unwrap();
+        if r.status != 200 {
+            failed.push((i, r.status));
+        }
+    }
+    let metrics = p.admin_get("/metrics").unwrap().text();
+    assert!(failed.is_empty(), "writes failed: {failed:?}\n{metrics}");
+    assert_eq!(a.applied().len(), 20);
+}

@@ -84,6 +84,10 @@ pub struct PoolConf {
     pub spill: Spill,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
+    /// How long an idle upstream connection is kept for reuse. Below the backends' own
+    /// keep-alive time, so firebreak never sends a request on a connection the backend is
+    /// closing (gunicorn closes after 2 s, Node.js and uvicorn after 5 s).
+    pub idle_timeout: Duration,
     /// Zero turns slow start off.
     pub slow_start: Duration,
     /// None: passive health only, backends start healthy.

@@ -73,6 +73,7 @@ pub(super) struct RawPool {
     pub spill: Option<S<String>>,
     pub connect_timeout: Option<S<Scalar>>,
     pub read_timeout: Option<S<Scalar>>,
+    pub idle_timeout: Option<S<Scalar>>,
     pub slow_start: Option<S<Scalar>>,
     pub health: Option<S<RawHealth>>,
     pub backends: Option<S<Vec<S<RawBackend>>>>,

@@ -36,6 +36,7 @@ pub struct Metrics {
     pub duration: HistogramVec,
     pub shed: IntCounterVec,
     pub retries: IntCounterVec,
+    pub reuse_failures: IntCounterVec,
     pub reloads: IntCounterVec,
     pub maintenance_active: IntGauge,
     backend_up: IntGaugeVec,
@@ -120,6 +121,11 @@ impl Metrics {
                 "firebreak_retries_total",
                 "Upstream attempts retried on another backend, by pool and reason.",
                 &["pool", "reason"],
+            ),
+            reuse_failures: counter(
+                "firebreak_upstream_reuse_failures_total",
+                "Upstream exchanges that failed on a reused (pooled) connection, by pool.",
+                &["pool"],
             ),
             reloads: counter(
                 "firebreak_config_reloads_total",

@@ -99,13 +99,22 @@ pub fn on_connect_failure(
     e
 }
 
+/// A failed exchange. `reused`: it went out on a pooled connection (counted: a backend that
+/// closes idle connections sooner than the pool's `idle_timeout` shows here).
 pub fn on_exchange_failure(
     app: &App,
     session: &mut Session,
     ctx: &mut Ctx,
     mut e: Box<Error>,
+    reused: bool,
 ) -> Box<Error> {
     let upstream_fault = *e.esource() == ErrorSource::Upstream && ctx.refusal.is_none();
+    if upstream_fault && reused {
+        app.metrics
+            .reuse_failures
+            .with_label_values(&[ctx.pool_name()])
+            .inc();
+    }
     let retry = if upstream_fault {
         blame_backend(app, ctx, PassiveFailure::Response);
         ctx.last_failure = Some(failure_answer(&e));

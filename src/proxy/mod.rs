@@ -154,9 +154,9 @@ impl ProxyHttp for Proxy {
         session: &mut Session,
         e: Box<Error>,
         ctx: &mut Ctx,
-        _client_reused: bool,
+        reused: bool,
     ) -> Box<Error> {
-        failure::on_exchange_failure(&self.app, session, ctx, e)
+        failure::on_exchange_failure(&self.app, session, ctx, e, reused)
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {

@@ -11,10 +11,6 @@ use crate::respond::Reason;
 use pingora::prelude::*;
 use pingora::proxy::Session;
 use pingora::upstreams::peer::HttpPeer;
-use std::time::Duration;
-
-/// How long an idle upstream connection stays in Pingora's pool.
-const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
 
 pub fn peer(app: &App, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
     // Fail closed: a request that reaches here was routed and admitted, which sets all three.
@@ -42,7 +38,7 @@ pub fn peer(app: &App, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<Http
             o.total_connection_timeout = Some(pool.conf.connect_timeout);
             o.read_timeout = Some(pool.conf.read_timeout);
             o.write_timeout = Some(pool.conf.read_timeout);
-            o.idle_timeout = Some(UPSTREAM_IDLE);
+            o.idle_timeout = Some(pool.conf.idle_timeout);
             ctx.backend = Some(backend.start());
             ctx.tried.push(backend);
             ctx.pool = Some(pi);

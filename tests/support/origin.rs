@@ -67,6 +67,9 @@ struct Shared {
     applied: Mutex<Vec<String>>,
     seen: Mutex<Vec<(String, String)>>,
     requests: Mutex<Vec<String>>,
+    /// Milliseconds an idle keep-alive connection is kept (0: for ever), like an app server's
+    /// keep-alive timeout (gunicorn: 2 s).
+    keepalive_ms: AtomicU64,
 }
 
 struct Live {
@@ -99,6 +102,7 @@ impl Origin {
             applied: Mutex::default(),
             seen: Mutex::default(),
             requests: Mutex::default(),
+            keepalive_ms: AtomicU64::new(0),
         });
         let origin = Origin {
             addr: listener.local_addr().expect("origin local_addr"),
@@ -126,6 +130,12 @@ impl Origin {
         self.shared.applied.lock().unwrap().clear();
         self.shared.requests.lock().unwrap().clear();
         self.shared.seen.lock().unwrap().clear();
+    }
+    /// Closes keep-alive connections left idle this long after an answer, as app servers do: a
+    /// request arriving later on such a connection is dropped unanswered.
+    pub fn set_keepalive(&self, idle: Duration) {
+        let ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.shared.keepalive_ms.store(ms, Ordering::SeqCst);
     }
     /// When false, `/health` answers 503 (whatever the behaviour).
     pub fn set_healthy(&self, healthy: bool) {

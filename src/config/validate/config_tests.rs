@@ -156,6 +156,7 @@ fn spec_example_parses_to_expected_values() {
         spill: Spill::Gradual,
         connect_timeout: secs(1),
         read_timeout: secs(30),
+        idle_timeout: secs(1),
         slow_start: secs(10),
         health: Some(health.clone()),
         backends: vec![backend("10.0.1.10:8080", 3), backend("10.0.1.11:8080", 1)],

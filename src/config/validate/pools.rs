@@ -113,6 +113,7 @@ fn pool(cx: &mut Checker, p: &RawPool, span: Range<usize>, label: &str) -> Optio
     );
     let connect = cx.positive_duration(p.connect_timeout.as_ref(), "pool.connect_timeout", "1s");
     let read = cx.positive_duration(p.read_timeout.as_ref(), "pool.read_timeout", "30s");
+    let idle = cx.positive_duration(p.idle_timeout.as_ref(), "pool.idle_timeout", "1s");
     let slow_start = cx.duration(p.slow_start.as_ref(), "pool.slow_start", "10s");
     let health = match &p.health {
         Some(h) => health(cx, h.get_ref()).map(Some),
@@ -125,6 +126,7 @@ fn pool(cx: &mut Checker, p: &RawPool, span: Range<usize>, label: &str) -> Optio
         spill: spill?,
         connect_timeout: connect?,
         read_timeout: read?,
+        idle_timeout: idle?,
         slow_start: slow_start?,
         health: health?,
         backends: backends?,

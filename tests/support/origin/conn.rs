@@ -57,8 +57,19 @@ struct Request {
 
 async fn serve(stream: &mut TcpStream, sh: &Shared) -> std::io::Result<()> {
     let mut buf = Vec::new();
+    // When the last answer on this connection was written (None before the first request).
+    let mut answered: Option<std::time::Instant> = None;
     loop {
-        let req = match read_request(stream, &mut buf).await {
+        let read = read_request(stream, &mut buf).await;
+        // An app server that closes idle keep-alive connections: a request that arrives on a
+        // connection idle for longer meets a closing socket and is never processed. (A real
+        // server sends its FIN at the deadline and the request crosses it; closing when the
+        // request arrives makes that race certain instead of rare.)
+        let keepalive = Duration::from_millis(sh.keepalive_ms.load(Ordering::SeqCst));
+        if !keepalive.is_zero() && answered.is_some_and(|t| t.elapsed() > keepalive) {
+            return stream.set_zero_linger();
+        }
+        let req = match read {
             Ok(Some(req)) => req,
             Ok(None) => return Ok(()),
             Err(_) => return respond(stream, sh, 400, b"bad request\n", true, false).await,
@@ -70,6 +81,7 @@ async fn serve(stream: &mut TcpStream, sh: &Shared) -> std::io::Result<()> {
                 false => (503, &b"unhealthy"[..]),
             };
             respond(stream, sh, status, body, req.close, head).await?;
+            answered = Some(std::time::Instant::now());
             if req.close {
                 return Ok(());
             }
@@ -135,6 +147,7 @@ async fn serve(stream: &mut TcpStream, sh: &Shared) -> std::io::Result<()> {
         }
         let body = serde_json::json!({ "origin": sh.name, "path": req.target }).to_string();
         respond(stream, sh, status, body.as_bytes(), req.close, head).await?;
+        answered = Some(std::time::Instant::now());
         if req.close {
             return Ok(());
         }
