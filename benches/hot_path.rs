@@ -24,6 +24,7 @@ fn pool(name: &str, tier: u32, n: usize) -> Arc<Pool> {
         spill: Spill::Gradual,
         connect_timeout: Duration::from_secs(1),
         read_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(1),
         slow_start: Duration::ZERO,
         health: None,
         backends: (0..n)
