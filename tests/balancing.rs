@@ -112,6 +112,18 @@ fn request_id_and_forwarding_headers_reach_the_backend_and_the_client() {
         a.seen_header("x-forwarded-for").as_deref(),
         Some("1.1.1.1, 2.2.2.2, 127.0.0.1")
     );
+    // An absolute-form target (meant for proxies) reaches the origin in origin-form.
+    let r = support::send_raw_timeout(
+        p.http_addr(),
+        b"GET http://t/abs?q=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(3),
+    );
+    assert_eq!(r.status(), Some(200), "{}", r.text());
+    assert!(
+        a.requests().iter().any(|l| l == "GET /abs?q=1"),
+        "{:?}",
+        a.requests()
+    );
     let r = get(p.http_addr(), "/y").unwrap();
     let id = r
         .header("x-request-id")

@@ -89,6 +89,7 @@ pub fn count_body(n: usize, ctx: &mut Ctx) -> Result<()> {
 /// copy of every name, and a `&'static str` becomes that copy without an allocation (a
 /// `HeaderName` would be re-titled into a new buffer first).
 pub fn forward_headers(session: &Session, req: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
+    origin_form(req);
     req.insert_header("X-Request-Id", ctx.request_id.header())?;
     if let Some(ip) = session
         .client_addr()
@@ -114,6 +115,20 @@ pub fn forward_headers(session: &Session, req: &mut RequestHeader, ctx: &Ctx) ->
     let proto = HeaderValue::from_static(if tls { "https" } else { "http" });
     req.insert_header("X-Forwarded-Proto", proto)?;
     Ok(())
+}
+
+/// An absolute-form target (`GET http://host/path`, RFC 9112 §3.2.2, meant for proxies) goes
+/// upstream in origin-form (`GET /path`), as an origin server expects; `Host` already names
+/// the authority. Origin-form and `*` targets keep their bytes as received.
+fn origin_form(req: &mut RequestHeader) {
+    let raw = req.raw_path();
+    if raw.starts_with(b"/") || raw == b"*" {
+        return;
+    }
+    let target = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    if let Ok(uri) = http::Uri::try_from(target) {
+        req.set_uri(uri);
+    }
 }
 
 // Lookups by a prepared name: a `&str` name is parsed again on every lookup.
@@ -146,6 +161,27 @@ fn push_ip(out: &mut String, ip: std::net::IpAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absolute_form_targets_go_upstream_in_origin_form() {
+        let head = |target: &[u8]| RequestHeader::build("GET", target, None).unwrap();
+        for (target, upstream) in [
+            (&b"http://t/abs?x=1"[..], &b"/abs?x=1"[..]),
+            (b"https://t:8443", b"/"),
+            (b"/plain?y", b"/plain?y"),
+            (b"/%ZZ/raw", b"/%ZZ/raw"),
+            (b"*", b"*"),
+        ] {
+            let mut req = head(target);
+            origin_form(&mut req);
+            assert_eq!(
+                req.raw_path(),
+                upstream,
+                "{}",
+                String::from_utf8_lossy(target)
+            );
+        }
+    }
 
     #[test]
     fn ip_addresses_are_written_like_display() {
