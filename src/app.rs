@@ -91,10 +91,8 @@ impl App {
             self.maintenance.get().enabled,
             now,
         );
-        self.metrics.set_standby(
-            self.standby.estimate().map(|e| e.capacity_rps),
-            self.standby.ratio(),
-        );
+        self.metrics
+            .set_standby(load.standby_capacity_rps, self.standby.ratio());
     }
 
     pub fn inflight(&self) -> usize {

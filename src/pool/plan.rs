@@ -104,11 +104,6 @@ pub struct PoolPlan {
 }
 
 impl PoolPlan {
-    /// The share of its nominal capacity this pool can carry now.
-    pub fn capacity(&self) -> f64 {
-        self.health * self.latency_factor
-    }
-
     /// Effective share of the pool's traffic per backend, in [0, 1].
     pub fn share(&self, i: usize) -> f64 {
         let sum: f64 = self.effective.iter().sum();

@@ -16,6 +16,14 @@ fn pool(name: &str, tier: u32, spill: Spill, n: usize) -> Arc<Pool> {
     ))
 }
 
+/// The usual pair: a gradual primary of two backends and a gradual standby of one.
+fn primary_and_standby() -> [Arc<Pool>; 2] {
+    [
+        pool("primary", 0, Spill::Gradual, 2),
+        pool("standby", 1, Spill::Gradual, 1),
+    ]
+}
+
 fn eject(p: &Pool, i: usize, now: u64) {
     p.backends[i].record_failure(PassiveFailure::Connect, false, now);
     p.replan(now, None);
@@ -30,10 +38,7 @@ fn shares(plan: &TierPlan) -> Vec<f64> {
 
 #[test]
 fn a_healthy_primary_keeps_everything() {
-    let pools = [
-        pool("primary", 0, Spill::Gradual, 2),
-        pool("standby", 1, Spill::Gradual, 1),
-    ];
+    let pools = primary_and_standby();
     let plan = plan_tiers(&pools, Load::default());
     assert_eq!(shares(&plan), vec![1.0, 0.0]);
     assert_eq!(plan.tiers[0].state, TierState::Up);
@@ -43,10 +48,7 @@ fn a_healthy_primary_keeps_everything() {
 
 #[test]
 fn a_half_failed_primary_spills_part_gradually() {
-    let pools = [
-        pool("primary", 0, Spill::Gradual, 2),
-        pool("standby", 1, Spill::Gradual, 1),
-    ];
+    let pools = primary_and_standby();
     eject(&pools[0], 0, 10);
     let plan = plan_tiers(&pools, Load::default());
     assert_eq!(shares(&plan), vec![0.7, 0.3]);
@@ -63,10 +65,7 @@ fn a_half_failed_primary_spills_part_gradually() {
 
 #[test]
 fn a_dead_primary_moves_everything_and_a_dead_standby_stops_serving() {
-    let pools = [
-        pool("primary", 0, Spill::Gradual, 2),
-        pool("standby", 1, Spill::Gradual, 1),
-    ];
+    let pools = primary_and_standby();
     eject(&pools[0], 0, 10);
     eject(&pools[0], 1, 10);
     let plan = plan_tiers(&pools, Load::default());
@@ -97,10 +96,7 @@ fn failover_only_takes_nothing_until_every_lower_tier_is_down() {
 
 #[test]
 fn a_badly_slowed_primary_spills_part_of_its_traffic() {
-    let pools = [
-        pool("primary", 0, Spill::Gradual, 2),
-        pool("standby", 1, Spill::Gradual, 1),
-    ];
+    let pools = primary_and_standby();
     let feed = |ms: u64, now: u64| {
         let w = LatencyWindow::default();
         (0..50).for_each(|_| w.record(ms * MS));
@@ -148,10 +144,7 @@ fn feed(p: &Pool, ms: u64, now: u64) {
 /// A primary of two that ran at 5 ms, then `slow_ms` for a while; a standby measured at
 /// `standby_ms` (`None`: never measured).
 fn slowed(slow_ms: u64, standby_ms: Option<u64>) -> [Arc<Pool>; 2] {
-    let pools = [
-        pool("primary", 0, Spill::Gradual, 2),
-        pool("standby", 1, Spill::Gradual, 1),
-    ];
+    let pools = primary_and_standby();
     let mut now = 0;
     for _ in 0..20 {
         now += 100 * MS;
@@ -195,10 +188,7 @@ fn a_primary_normal_by_its_own_baseline_is_never_compared() {
 
 #[test]
 fn a_flapping_primary_does_not_move_the_split() {
-    let pools = [
-        pool("primary", 0, Spill::Gradual, 2),
-        pool("standby", 1, Spill::Gradual, 1),
-    ];
+    let pools = primary_and_standby();
     let mut now = 0;
     for i in 0..200 {
         now += 100 * MS;
@@ -214,10 +204,7 @@ fn a_flapping_primary_does_not_move_the_split() {
 
 #[test]
 fn a_weak_standby_is_capped_at_its_capacity_and_a_half_primary_takes_the_rest() {
-    let pools = [
-        pool("primary", 0, Spill::Gradual, 2),
-        pool("standby", 1, Spill::Gradual, 1),
-    ];
+    let pools = primary_and_standby();
     eject(&pools[0], 0, 10);
     assert_eq!(shares(&plan_tiers(&pools, Load::default())), vec![0.7, 0.3]);
     let load = Load {
@@ -255,10 +242,7 @@ fn a_weak_standby_is_capped_at_its_capacity_and_a_half_primary_takes_the_rest() 
 
 #[test]
 fn a_capped_standby_that_is_all_there_is_still_takes_everything() {
-    let pools = [
-        pool("primary", 0, Spill::Gradual, 2),
-        pool("standby", 1, Spill::Gradual, 1),
-    ];
+    let pools = primary_and_standby();
     eject(&pools[0], 0, 10);
     eject(&pools[0], 1, 10);
     let load = Load {
@@ -270,10 +254,7 @@ fn a_capped_standby_that_is_all_there_is_still_takes_everything() {
 
 #[test]
 fn a_tier_that_refuses_much_of_its_traffic_is_degraded() {
-    let pools = [
-        pool("primary", 0, Spill::Gradual, 2),
-        pool("standby", 1, Spill::Gradual, 1),
-    ];
+    let pools = primary_and_standby();
     let conf = crate::admission::limit::LimiterConf::from(&crate::config::AdmissionConf::default());
     assert_eq!(
         plan_tiers(&pools, Load::default()).tiers[1].state,
