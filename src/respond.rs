@@ -64,6 +64,8 @@ pub enum Refusal {
     PayloadTooLarge,
     HeaderTooLarge,
     RequestTimeout,
+    /// A chunked body firebreak could not hand on; the client should send a length.
+    LengthRequired,
 }
 
 impl Refusal {
@@ -77,6 +79,7 @@ impl Refusal {
             Refusal::PayloadTooLarge => 413,
             Refusal::HeaderTooLarge => 431,
             Refusal::RequestTimeout => 408,
+            Refusal::LengthRequired => 411,
         }
     }
 
@@ -92,6 +95,7 @@ impl Refusal {
             Refusal::PayloadTooLarge => "payload_too_large",
             Refusal::HeaderTooLarge => "header_too_large",
             Refusal::RequestTimeout => "request_timeout",
+            Refusal::LengthRequired => "length_required",
         }
     }
 
@@ -117,6 +121,9 @@ impl Refusal {
             Refusal::PayloadTooLarge => "The request body is too large.".into(),
             Refusal::HeaderTooLarge => "The request headers are too large.".into(),
             Refusal::RequestTimeout => "The request took too long to arrive.".into(),
+            Refusal::LengthRequired => {
+                "Chunked request bodies over 64 KiB need a Content-Length.".into()
+            }
         }
     }
 
@@ -137,6 +144,7 @@ impl Refusal {
                 | Refusal::PayloadTooLarge
                 | Refusal::HeaderTooLarge
                 | Refusal::RequestTimeout
+                | Refusal::LengthRequired
         )
     }
 }

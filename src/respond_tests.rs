@@ -103,6 +103,7 @@ fn every_answer_declares_the_length_of_its_body() {
         Refusal::PayloadTooLarge,
         Refusal::HeaderTooLarge,
         Refusal::RequestTimeout,
+        Refusal::LengthRequired,
     ];
     for r in &all {
         for accept in [None, Some("text/html"), Some("application/json")] {

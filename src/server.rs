@@ -95,6 +95,16 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
         limits.max_connections,
         limits.header_read_timeout,
         limits.keepalive_timeout,
+        crate::conn::Unparsed {
+            bad_request: app
+                .metrics
+                .requests
+                .with_label_values(&["-", "none", "400"]),
+            timeout: app
+                .metrics
+                .requests
+                .with_label_values(&["-", "none", "408"]),
+        },
     );
     let mut proxy = Service::new("firebreak proxy".to_string(), guarded);
     // Every listener reads straight from the socket, without Pingora's default 64 KB L4 read

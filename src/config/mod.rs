@@ -159,7 +159,16 @@ pub struct LimitsConf {
     pub header_read_timeout: Duration,
     /// How long an idle client keep-alive connection (HTTP/1) is kept between requests.
     pub keepalive_timeout: Duration,
+    /// Request bodies of a declared length up to this are read whole before a backend is
+    /// chosen; larger ones are streamed. At most [`MAX_REQUEST_BUFFER`].
+    pub request_buffer_bytes: u64,
+    /// How long a buffered body may take to arrive, and each read of a streamed one (408).
+    pub body_read_timeout: Duration,
 }
+
+/// The largest request body firebreak reads ahead: Pingora 0.9 replays a pre-read body from
+/// its own 64 KiB buffer (`BODY_BUF_LIMIT` in pingora-core).
+pub const MAX_REQUEST_BUFFER: u64 = 64 << 10;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MaintenanceConf {

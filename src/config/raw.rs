@@ -117,6 +117,8 @@ pub(super) struct RawLimits {
     pub max_body_bytes: Option<S<Scalar>>,
     pub header_read_timeout: Option<S<Scalar>>,
     pub keepalive_timeout: Option<S<Scalar>>,
+    pub request_buffer_bytes: Option<S<Scalar>>,
+    pub body_read_timeout: Option<S<Scalar>>,
 }
 
 #[derive(Debug, Deserialize)]

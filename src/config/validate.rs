@@ -14,6 +14,7 @@ mod admission_tests;
 mod config_tests;
 #[cfg(test)]
 mod errors_tests;
+mod limits;
 mod pools;
 mod routes;
 mod sections;
@@ -61,7 +62,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
     let admin = sections::admin(&mut cx, raw.admin.as_ref(), &bound);
     let pools = pools::pools(&mut cx, raw.pool.as_ref());
     let routes = routes::routes(&mut cx, raw.route.as_ref(), &pools);
-    let limits = sections::limits(&mut cx, raw.limits.as_ref());
+    let limits = limits::limits(&mut cx, raw.limits.as_ref());
     let maintenance = sections::maintenance(&mut cx, raw.maintenance.as_ref());
     let retry = sections::retry(&mut cx, raw.retry.as_ref());
     let admission = admission::admission(&mut cx, raw.admission.as_ref());

@@ -9,10 +9,14 @@
 //!   the client gets `408` and the connection is closed. The proxy's first hook marks the head
 //!   complete ([`head_done`]); the end of the request re-arms the watch ([`request_done`]).
 //!   HTTP/2 connections are left to h2's own limits.
+//! * **Unparsed refusals** ([`Unparsed`]): a head Pingora's parser refuses, and the 408, get
+//!   firebreak's own answer, a count and a log line, though no proxy hook ever saw them.
 
 mod deadline;
+mod unparsed;
 
 pub use deadline::{head_done, request_done};
+pub use unparsed::Unparsed;
 
 use async_trait::async_trait;
 use deadline::DeadlineStream;
@@ -29,6 +33,7 @@ pub struct Guarded<A> {
     slots: Arc<Semaphore>,
     header_timeout: Duration,
     keepalive_timeout: Duration,
+    unparsed: Arc<Unparsed>,
 }
 
 impl<A> Guarded<A> {
@@ -37,12 +42,14 @@ impl<A> Guarded<A> {
         max_connections: usize,
         header_timeout: Duration,
         keepalive_timeout: Duration,
+        unparsed: Unparsed,
     ) -> Self {
         Self {
             inner: Arc::new(inner),
             slots: Arc::new(Semaphore::new(max_connections.max(1))),
             header_timeout,
             keepalive_timeout,
+            unparsed: Arc::new(unparsed),
         }
     }
 }
@@ -68,6 +75,7 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
                 stream,
                 self.header_timeout,
                 self.keepalive_timeout,
+                self.unparsed.clone(),
                 permit,
             ))
         };

@@ -35,6 +35,8 @@ pub struct Ctx {
     pub refusal: Option<Refusal>,
     /// Request body bytes seen so far.
     pub body_bytes: u64,
+    /// Whether the body was read ahead (and counted) by the body step, or is streamed.
+    pub body: super::body::BodyMode,
     pub _guard: Option<RequestGuard>,
 }
 

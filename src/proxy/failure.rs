@@ -134,6 +134,10 @@ pub async fn answer(app: &App, session: &mut Session, e: &Error, ctx: &mut Ctx) 
         (None, HTTPStatus(413)) => Some(Refusal::PayloadTooLarge),
         (None, HTTPStatus(408)) => Some(Refusal::RequestTimeout),
         (None, HTTPStatus(400)) => Some(Refusal::BadRequest("bad_request")),
+        // A streamed body whose next piece did not come within `limits.body_read_timeout`.
+        (None, ErrorType::ReadTimedout) if *e.esource() == ErrorSource::Downstream => {
+            Some(Refusal::RequestTimeout)
+        }
         _ if is_timeout(e) && *e.esource() == ErrorSource::Upstream => {
             Some(Refusal::GatewayTimeout)
         }

@@ -146,6 +146,8 @@ mod tests {
             max_body_bytes,
             header_read_timeout: Duration::from_secs(1),
             keepalive_timeout: Duration::from_secs(60),
+            request_buffer_bytes: 64 << 10,
+            body_read_timeout: Duration::from_secs(10),
         }
     }
 

@@ -1,7 +1,8 @@
 //! The only `ProxyHttp` implementation. Each Pingora phase delegates to one step of the
 //! request path, and reads top to bottom:
 //!
-//! route ([`request`]: checks, route, maintenance, placement's draw) → admission ([`admit`])
+//! route ([`request`]: checks, route, maintenance, placement's draw) → body ([`body`]: a small
+//! body read whole before a backend is involved) → admission ([`admit`])
 //! → upstream ([`upstream`]: placement's attempt order, the backend pick) → failures and
 //! retries ([`failure`]) → accounting ([`accounting`], in `logging`).
 //!
@@ -10,6 +11,7 @@
 
 mod accounting;
 mod admit;
+mod body;
 mod ctx;
 mod failure;
 mod hygiene;
@@ -81,7 +83,11 @@ impl ProxyHttp for Proxy {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         let admitted = match request::route(&self.app, session, ctx) {
-            Ok(routed) => admit::admit(&self.app, session, ctx, routed).await,
+            Ok(routed) => match body::buffer(session, ctx, &routed.snap.config.limits).await {
+                Ok(()) => admit::admit(&self.app, session, ctx, routed).await,
+                Err(body::Stop::Refuse(refusal)) => Err(refusal),
+                Err(body::Stop::Gone(e)) => return Err(e),
+            },
             Err(refusal) => Err(refusal),
         };
         match admitted {
@@ -102,6 +108,9 @@ impl ProxyHttp for Proxy {
         _eos: bool,
         ctx: &mut Ctx,
     ) -> Result<()> {
+        if !body::on_piece(body, ctx) {
+            return Ok(()); // counted and checked as it was read ahead
+        }
         request::count_body(body.as_ref().map_or(0, |b| b.len()), ctx)
     }
 

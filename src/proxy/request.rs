@@ -90,6 +90,9 @@ pub fn count_body(n: usize, ctx: &mut Ctx) -> Result<()> {
 /// `HeaderName` would be re-titled into a new buffer first).
 pub fn forward_headers(session: &Session, req: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
     origin_form(req);
+    if super::body::drop_expect(ctx) {
+        req.remove_header(&http::header::EXPECT);
+    }
     req.insert_header("X-Request-Id", ctx.request_id.header())?;
     if let Some(ip) = session
         .client_addr()

@@ -64,6 +64,8 @@ struct Shared {
     mode: Mutex<(Behaviour, Arc<Semaphore>)>,
     healthy: AtomicBool,
     hits: AtomicU64,
+    /// Request heads read (excluding `/health`), counted before their body is read.
+    heads: AtomicU64,
     applied: Mutex<Vec<String>>,
     seen: Mutex<Vec<(String, String)>>,
     requests: Mutex<Vec<String>>,
@@ -99,6 +101,7 @@ impl Origin {
             mode: Mutex::new((Behaviour::Normal, Arc::new(Semaphore::new(0)))),
             healthy: AtomicBool::new(true),
             hits: AtomicU64::new(0),
+            heads: AtomicU64::new(0),
             applied: Mutex::default(),
             seen: Mutex::default(),
             requests: Mutex::default(),
@@ -123,6 +126,11 @@ impl Origin {
     /// Requests received, excluding `/health`.
     pub fn hits(&self) -> u64 {
         self.shared.hits.load(Ordering::SeqCst)
+    }
+    /// Request heads received, excluding `/health`: counted as soon as a head arrives, before
+    /// its body, so a request whose body never comes still counts.
+    pub fn heads(&self) -> u64 {
+        self.shared.heads.load(Ordering::SeqCst)
     }
     /// Zeroes `hits` and clears `applied`, `requests` and the headers `seen_header` reads.
     pub fn reset_counts(&self) {

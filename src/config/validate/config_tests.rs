@@ -195,6 +195,8 @@ fn spec_example_parses_to_expected_values() {
         max_body_bytes: 104_857_600,
         header_read_timeout: secs(10),
         keepalive_timeout: secs(60),
+        request_buffer_bytes: 64 << 10,
+        body_read_timeout: secs(10),
     };
     assert_eq!(c.limits, limits);
     assert!(!c.maintenance.enabled);

@@ -1,13 +1,13 @@
-//! Validation of the small top-level tables: `[server]`, `[listen]`, `[admin]`, `[limits]`,
-//! `[maintenance]` and `[retry]`.
+//! Validation of the small top-level tables: `[server]`, `[listen]`, `[admin]`,
+//! `[maintenance]` and `[retry]` (`[limits]` has its own file).
 //!
 //! Beyond value shapes, this catches listeners that could not bind together, an admin API that
 //! would share a proxy listener, unreadable TLS files and maintenance pages (read once, here, at
 //! load time), and warns about an admin API reachable from the network without a token.
 
-use super::super::raw::{RawAdmin, RawLimits, RawListen, RawMaintenance, RawRetry, RawServer, S};
+use super::super::raw::{RawAdmin, RawListen, RawMaintenance, RawRetry, RawServer, S};
 use super::super::{
-    AdminConf, LimitsConf, ListenConf, MaintenanceConf, RetryConf, ServerConf, TlsListenerConf,
+    AdminConf, ListenConf, MaintenanceConf, RetryConf, ServerConf, TlsListenerConf,
 };
 use super::Checker;
 use std::net::SocketAddr;
@@ -15,8 +15,6 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 const DEFAULT_MESSAGE: &str = "fireTMS is temporarily unavailable. Your data is safe.";
-/// Pingora reads at most 1 MiB of request head, whatever we allow.
-const MAX_HEADER_LIMIT: u64 = 1 << 20;
 const MAX_PAGE_BYTES: u64 = 1 << 20;
 
 /// Whether two listening sockets would fail to bind together.
@@ -218,52 +216,6 @@ pub(super) fn admin(
     AdminConf {
         listen: addr,
         ..default
-    }
-}
-
-pub(super) fn limits(cx: &mut Checker, raw: Option<&RawLimits>) -> LimitsConf {
-    let max_connections = cx.int(
-        raw.and_then(|r| r.max_connections.as_ref()),
-        "limits.max_connections",
-        10_000,
-        1..=10_000_000,
-    );
-    let header_key = raw.and_then(|r| r.max_header_bytes.as_ref());
-    let mut max_header = cx.size(header_key, "limits.max_header_bytes", 64 << 10);
-    if let (Some(n), Some(v)) = (max_header, header_key) {
-        if n > MAX_HEADER_LIMIT {
-            let msg = format!(
-                "limits.max_header_bytes must be at most 1MiB (Pingora's own limit), not {n} bytes"
-            );
-            cx.error(v.span(), msg);
-            max_header = None;
-        }
-    }
-    let max_body = cx.size(
-        raw.and_then(|r| r.max_body_bytes.as_ref()),
-        "limits.max_body_bytes",
-        100 << 20,
-    );
-    let timeout = cx.positive_duration(
-        raw.and_then(|r| r.header_read_timeout.as_ref()),
-        "limits.header_read_timeout",
-        "10s",
-    );
-    let keepalive = cx.positive_duration(
-        raw.and_then(|r| r.keepalive_timeout.as_ref()),
-        "limits.keepalive_timeout",
-        "60s",
-    );
-    LimitsConf {
-        max_connections: max_connections
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(1),
-        max_header_bytes: max_header
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(1),
-        max_body_bytes: max_body.unwrap_or(1),
-        header_read_timeout: timeout.unwrap_or_default(),
-        keepalive_timeout: keepalive.unwrap_or_default(),
     }
 }
 

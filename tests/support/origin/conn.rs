@@ -60,7 +60,7 @@ async fn serve(stream: &mut TcpStream, sh: &Shared) -> std::io::Result<()> {
     // When the last answer on this connection was written (None before the first request).
     let mut answered: Option<std::time::Instant> = None;
     loop {
-        let read = read_request(stream, &mut buf).await;
+        let read = read_request(stream, &mut buf, sh).await;
         // An app server that closes idle keep-alive connections: a request that arrives on a
         // connection idle for longer meets a closing socket and is never processed. (A real
         // server sends its FIN at the deadline and the request crosses it; closing when the
@@ -223,7 +223,11 @@ async fn more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<usiz
 }
 
 /// Reads one request (head and Content-Length or chunked body); `None` on a clean EOF.
-async fn read_request(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<Option<Request>> {
+async fn read_request(
+    s: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    sh: &Shared,
+) -> std::io::Result<Option<Request>> {
     let head_end = loop {
         if let Some(i) = find(buf, b"\r\n\r\n") {
             break i + 4;
@@ -245,6 +249,9 @@ async fn read_request(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<O
     else {
         return Err(bad("bad request line"));
     };
+    if target.split('?').next() != Some("/health") {
+        sh.heads.fetch_add(1, Ordering::SeqCst);
+    }
     let mut headers = Vec::new();
     for line in lines {
         let (k, v) = line.split_once(':').ok_or_else(|| bad("bad header"))?;
