@@ -6,13 +6,71 @@
 //! may reject is wrapped in [`Spanned`], so that `validate` can report *all* problems of a file,
 //! each at its own line and column; only TOML syntax and wrong value types (a string where a
 //! number belongs) stop parsing at the first error. Integers are read as `i64` and range-checked
-//! in validation for the same reason. Inline tables and block form (`[[pool]]`, `[pool.health]`,
+//! in validation for the same reason. A wrong type does not hide the next one, though: [`parse`]
+//! blanks the offending line and reads again, so every type error of a file is reported (a
+//! syntax error still ends the reading: the parser cannot go on past it). Inline tables and block form (`[[pool]]`, `[pool.health]`,
 //! `[[pool.backends]]`) deserialize identically.
 
+use super::ConfigError;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use std::fmt;
 use toml::Spanned;
+
+/// Reads the file; on failure, every type error (at most [`MAX_TYPE_ERRORS`]) or the syntax
+/// error, in file order.
+pub(super) fn parse(text: &str) -> Result<RawConfig, Vec<ConfigError>> {
+    let first = match toml::from_str(text) {
+        Ok(raw) => return Ok(raw),
+        Err(e) => e,
+    };
+    let mut errors = vec![ConfigError::from_toml(text, &first)];
+    // Syntax first: past a syntax error the parser has nothing more to say.
+    if text.parse::<toml::Table>().is_err() {
+        return Err(errors);
+    }
+    let mut blanked = text.to_string();
+    let mut span = first.span();
+    while let Some(s) = span.filter(|_| errors.len() < MAX_TYPE_ERRORS) {
+        if !blank_lines(&mut blanked, s) {
+            break;
+        }
+        span = match toml::from_str::<RawConfig>(&blanked) {
+            Ok(_) => None,
+            Err(e) => {
+                errors.push(ConfigError::from_toml(text, &e));
+                e.span()
+            }
+        };
+    }
+    errors.sort_by_key(|e| (e.line, e.col));
+    errors.dedup();
+    Err(errors)
+}
+
+/// Enough to fix a file by; more is noise.
+const MAX_TYPE_ERRORS: usize = 20;
+
+/// Replaces the whole lines that `span` touches with spaces (newlines and so every position
+/// kept). False when there was nothing left to blank (no progress possible).
+fn blank_lines(text: &mut String, span: std::ops::Range<usize>) -> bool {
+    let start = text[..span.start.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let end_from = span.end.max(span.start).min(text.len());
+    let end = text[end_from..]
+        .find('\n')
+        .map_or(text.len(), |i| end_from + i);
+    if text[start..end].trim().is_empty() {
+        return false;
+    }
+    let spaces: String = text[start..end]
+        .chars()
+        .map(|c| if c == '\n' { c } else { ' ' })
+        .collect();
+    text.replace_range(start..end, &spaces);
+    true
+}
 
 /// A value with the byte span of its text in the file.
 pub(super) type S<T> = Spanned<T>;

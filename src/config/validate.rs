@@ -32,19 +32,20 @@ use std::time::Duration;
 
 pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
     let path_name = path.display().to_string();
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let mut error = ConfigError::from_toml(text, &e);
-        if error
-            .message
-            .starts_with("invalid type: map, expected a sequence")
-        {
-            error
+    let raw: RawConfig = super::raw::parse(text).map_err(|mut errors| {
+        for error in &mut errors {
+            if error
                 .message
-                .push_str(" (write [[pool]], [[route]] or [[pool.backends]] for each entry)");
+                .starts_with("invalid type: map, expected a sequence")
+            {
+                error
+                    .message
+                    .push_str(" (write [[pool]], [[route]] or [[pool.backends]] for each entry)");
+            }
         }
         ConfigErrors {
             path: path_name.clone(),
-            errors: vec![error],
+            errors,
         }
     })?;
     let dir = match path.parent() {

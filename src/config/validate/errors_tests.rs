@@ -279,3 +279,20 @@ fn no_input_panics() {
     let alphabet = b"[]{}=\"',.#\n 0123456789-_abcdefghijklmnopqrstuvwxyz:/";
     assert_mutations_fail_cleanly(7, FULL_EXAMPLE, 0, alphabet, 3000, 6);
 }
+
+#[test]
+fn every_type_error_is_reported_not_only_the_first() {
+    let text = format!(
+        "{MINIMAL}[server]\nthreads = \"two\"\n[limits]\nmax_conections = 5\n\
+         [retry]\nmax_attempts = [3]\n"
+    );
+    let e = errors(&text);
+    let lines: Vec<usize> = e.iter().map(|(l, _, _)| *l).collect();
+    assert_eq!(lines, vec![9, 11, 13], "{e:?}");
+    assert!(e[0].2.contains("invalid type"), "{e:?}");
+    assert!(e[1].2.contains("max_conections"), "{e:?}");
+    // A syntax error ends the reading: it is the only one reported.
+    let e = errors(&format!("{MINIMAL}[server]\nthreads = \"two\"\n[limits\n"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].0, 10, "{e:?}");
+}
