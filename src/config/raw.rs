@@ -64,9 +64,10 @@ fn blank_lines(text: &mut String, span: std::ops::Range<usize>) -> bool {
     if text[start..end].trim().is_empty() {
         return false;
     }
+    // One space per byte: later spans must still point into the original text.
     let spaces: String = text[start..end]
-        .chars()
-        .map(|c| if c == '\n' { c } else { ' ' })
+        .bytes()
+        .map(|b| if b == b'\n' { '\n' } else { ' ' })
         .collect();
     text.replace_range(start..end, &spaces);
     true

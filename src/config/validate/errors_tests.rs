@@ -283,12 +283,14 @@ fn no_input_panics() {
 #[test]
 fn every_type_error_is_reported_not_only_the_first() {
     let text = format!(
-        "{MINIMAL}[server]\nthreads = \"two\"\n[limits]\nmax_conections = 5\n\
+        "{MINIMAL}[server]\nthreads = \"zwö\"\n[limits]\nmax_conections = 5\n\
          [retry]\nmax_attempts = [3]\n"
     );
     let e = errors(&text);
     let lines: Vec<usize> = e.iter().map(|(l, _, _)| *l).collect();
     assert_eq!(lines, vec![9, 11, 13], "{e:?}");
+    // Columns stay true past a blanked line with a multi-byte character.
+    assert_eq!((e[1].1, e[2].1), (1, 16), "{e:?}");
     assert!(e[0].2.contains("invalid type"), "{e:?}");
     assert!(e[1].2.contains("max_conections"), "{e:?}");
     // A syntax error ends the reading: it is the only one reported.
