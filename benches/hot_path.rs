@@ -35,6 +35,8 @@ fn pool(name: &str, tier: u32, n: usize) -> Arc<Pool> {
                 weight: 1 + (i % 3) as u32,
             })
             .collect(),
+        host_header: None,
+        tls: None,
     };
     Arc::new(Pool::build(
         conf,

@@ -2,58 +2,108 @@
 //!
 //! Every 50 ms the checker looks at the current snapshot and starts a probe for each backend
 //! whose next check is due (one probe per backend at a time; intervals get ±10 % jitter so
-//! probes of many backends do not fire in lockstep). A probe is a plain `GET <path>` over a new
-//! connection within `timeout`; a 2xx or 3xx status passes. Results go to the backend's
+//! probes of many backends do not fire in lockstep). A probe is a `GET <path>` over a new
+//! connection within `timeout`, sent through [`crate::outbound`] exactly as proxied requests
+//! go (TLS, SNI, verification, client certificate), with `Host` = `health.host`, else the
+//! pool's `host_header`, else the backend's address. It passes when the status is in
+//! `expect_status` (default: any 2xx or 3xx) and, with `expect_body`, the first 64 KiB of the
+//! body contain that text: an application can fail its check on purpose (replication lag too
+//! high) while the site still answers. A failed probe's reason (`tls: unknown_ca`, `status
+//! 503`, …) is the backend's `problem` in `/status`; TLS failures are also counted in
+//! `firebreak_upstream_tls_errors_total`. Results go to the backend's
 //! [`HealthState`](crate::pool::HealthState); a flip wakes the planner at once, so a failed
 //! backend loses its traffic within one interval of its `fall`-th failed probe.
 
 use crate::app::App;
 use crate::clock::{now_ns, ns};
 use crate::config::HealthConf;
+use crate::metrics::Metrics;
+use crate::outbound::{Client, Get};
+use crate::pool::{Backend, Pool};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const SCAN_EVERY: Duration = Duration::from_millis(50);
+/// Body bytes a check reads for `expect_body`.
+const BODY_KEPT: usize = 64 << 10;
 
-/// Runs one probe: true when the backend answered 2xx/3xx within the timeout.
-pub async fn probe(addr: SocketAddr, conf: &HealthConf) -> bool {
-    tokio::time::timeout(conf.timeout, probe_inner(addr, &conf.path))
-        .await
-        .unwrap_or(false)
+/// Runs one probe: `Ok` when it passed, else why not.
+pub async fn probe(
+    client: &Client,
+    pool: &Pool,
+    addr: SocketAddr,
+    conf: &HealthConf,
+) -> Result<(), String> {
+    let host = match (&conf.host, pool.peer.host_header()) {
+        (Some(h), _) => h.clone(),
+        (None, Some(h)) => h.to_string(),
+        (None, None) => addr.to_string(),
+    };
+    let peer = pool.peer.peer(addr);
+    let keep = if conf.expect_body.is_some() {
+        BODY_KEPT
+    } else {
+        0
+    };
+    let headers = [("User-Agent", "firebreak-health")];
+    let get = Get {
+        host: &host,
+        path: &conf.path,
+        headers: &headers,
+        timeout: conf.timeout,
+        keep,
+        reuse: false,
+    };
+    let answer = client.get(&peer, get).await.map_err(|f| f.to_string())?;
+    verdict(conf, answer.status, &answer.body)
 }
 
-async fn probe_inner(addr: SocketAddr, path: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect(addr).await else {
-        return false;
+/// Whether an answer passes the check's expectations.
+fn verdict(conf: &HealthConf, status: u16, body: &[u8]) -> Result<(), String> {
+    let status_ok = if conf.expect_status.is_empty() {
+        (200..400).contains(&status)
+    } else {
+        conf.expect_status.contains(&status)
     };
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: firebreak-health\r\nConnection: close\r\n\r\n");
-    if s.write_all(req.as_bytes()).await.is_err() {
-        return false;
+    if !status_ok {
+        return Err(format!("status {status}"));
     }
-    let mut buf = [0u8; 64];
-    let mut n = 0;
-    while n < 12 {
-        match s.read(&mut buf[n..]).await {
-            Ok(0) | Err(_) => return false,
-            Ok(k) => n += k,
+    if let Some(want) = &conf.expect_body {
+        let found = body.windows(want.len()).any(|w| w == want.as_bytes());
+        if !found {
+            return Err(format!("body lacks {want:?}"));
         }
     }
-    status_passes(&buf[..n])
+    Ok(())
 }
 
-/// Parses "HTTP/1.x NNN" and accepts 2xx and 3xx.
-fn status_passes(head: &[u8]) -> bool {
-    head.starts_with(b"HTTP/1.")
-        && head.len() >= 12
-        && head[8] == b' '
-        && matches!(head[9], b'2' | b'3')
-        && head[10].is_ascii_digit()
-        && head[11].is_ascii_digit()
+/// Records a probe's result on the backend; true when its health flipped.
+fn record(
+    metrics: &Metrics,
+    pool: &Pool,
+    b: &Backend,
+    conf: &HealthConf,
+    result: Result<(), String>,
+) -> bool {
+    if let Err(e) = &result {
+        if let Some(reason) = e.strip_prefix("tls: ") {
+            metrics
+                .tls_errors
+                .with_label_values(&[pool.name(), reason])
+                .inc();
+        }
+    }
+    let ok = result.is_ok();
+    let problem = result.err();
+    if b.set_problem(problem.clone()) {
+        if let Some(p) = &problem {
+            tracing::warn!(pool = pool.name(), backend = %b.label, problem = %p, "health check failing");
+        }
+    }
+    b.health.record_probe(ok, conf.rise, conf.fall, now_ns())
 }
 
 struct Slot {
@@ -65,22 +115,22 @@ struct Slot {
 /// process (a start, or an `--upgrade` taking the sockets over from a running one) then
 /// begins with the backends that answer marked up, instead of answering "no tier can
 /// serve" until the checker's first round. Takes at most one probe timeout.
-pub async fn first_round(app: &App) {
+pub async fn first_round(app: &Arc<App>) {
     let snap = app.store.load();
-    let probes = snap.pools.iter().flat_map(|pool| {
-        let conf = pool.conf.health.clone();
-        pool.backends
-            .iter()
-            .filter_map(move |b| conf.clone().map(|c| (b.clone(), c)))
-    });
-    let probes: Vec<_> = probes
-        .map(|(b, conf)| {
-            tokio::spawn(async move {
-                let ok = probe(b.addr, &conf).await;
-                b.health.record_probe(ok, conf.rise, conf.fall, now_ns());
-            })
-        })
-        .collect();
+    let mut probes = Vec::new();
+    for (pi, pool) in snap.pools.iter().enumerate() {
+        let Some(conf) = pool.conf.health.clone() else {
+            continue;
+        };
+        for b in &pool.backends {
+            let (app, snap, b, conf) = (app.clone(), snap.clone(), b.clone(), conf.clone());
+            probes.push(tokio::spawn(async move {
+                let pool = &snap.pools[pi];
+                let result = probe(&app.standby.client, pool, b.addr, &conf).await;
+                record(&app.metrics, pool, &b, &conf, result);
+            }));
+        }
+    }
     for p in probes {
         let _ = p.await;
     }
@@ -94,7 +144,7 @@ pub async fn run(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver<bool>
         let snap = app.store.load();
         let now = now_ns();
         let mut live = HashSet::new();
-        for pool in &snap.pools {
+        for (pi, pool) in snap.pools.iter().enumerate() {
             let Some(conf) = pool.conf.health.clone() else {
                 continue;
             };
@@ -110,12 +160,18 @@ pub async fn run(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver<bool>
                 }
                 let jitter = 0.9 + fastrand::f64() * 0.2;
                 slot.next_ns = now + (ns(conf.interval) as f64 * jitter) as u64;
-                let (app, b, conf, busy) =
-                    (app.clone(), b.clone(), conf.clone(), slot.busy.clone());
+                let (app, snap, b, conf, busy) = (
+                    app.clone(),
+                    snap.clone(),
+                    b.clone(),
+                    conf.clone(),
+                    slot.busy.clone(),
+                );
                 tokio::spawn(async move {
-                    let ok = probe(b.addr, &conf).await;
-                    if b.health.record_probe(ok, conf.rise, conf.fall, now_ns()) {
-                        tracing::info!(backend = %b.label, up = ok, "health changed");
+                    let pool = &snap.pools[pi];
+                    let result = probe(&app.standby.client, pool, b.addr, &conf).await;
+                    if record(&app.metrics, pool, &b, &conf, result) {
+                        tracing::info!(backend = %b.label, up = b.health.is_up(), "health changed");
                         app.replan.notify_one();
                     }
                     busy.store(false, Relaxed);
@@ -134,13 +190,33 @@ pub async fn run(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver<bool>
 mod tests {
     use super::*;
 
+    fn conf(expect_status: Vec<u16>, expect_body: Option<&str>) -> HealthConf {
+        HealthConf {
+            path: "/health".into(),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_millis(500),
+            rise: 2,
+            fall: 3,
+            host: None,
+            expect_status,
+            expect_body: expect_body.map(String::from),
+        }
+    }
+
     #[test]
-    fn status_lines() {
-        assert!(status_passes(b"HTTP/1.1 200 OK\r\n"));
-        assert!(status_passes(b"HTTP/1.0 302 Found"));
-        assert!(!status_passes(b"HTTP/1.1 503 Busy"));
-        assert!(!status_passes(b"HTTP/1.1 2"));
-        assert!(!status_passes(b"garbage garbage"));
-        assert!(!status_passes(b""));
+    fn verdicts() {
+        let any = conf(vec![], None);
+        assert!(verdict(&any, 200, b"").is_ok());
+        assert!(verdict(&any, 302, b"").is_ok());
+        assert_eq!(verdict(&any, 503, b""), Err("status 503".into()));
+        let strict = conf(vec![200, 204], Some("replication ok"));
+        assert!(verdict(&strict, 200, b"db: replication ok, lag 2s").is_ok());
+        assert_eq!(
+            verdict(&strict, 302, b"replication ok"),
+            Err("status 302".into())
+        );
+        assert!(verdict(&strict, 200, b"replication lagging")
+            .unwrap_err()
+            .contains("body lacks"));
     }
 }

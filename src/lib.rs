@@ -35,6 +35,7 @@ pub mod metrics;
 #[cfg(test)]
 mod module_graph;
 pub mod notify;
+pub mod outbound;
 pub mod pem;
 pub mod placement;
 pub mod pool;

@@ -33,6 +33,8 @@ pub fn pool(name: &str, tier: u32, spill: Spill, weights: &[u32], slow_start: Du
                 weight,
             })
             .collect(),
+        host_header: None,
+        tls: None,
     };
     Pool::build(conf, LimiterConf::from(&AdmissionConf::default()), None, 1)
 }

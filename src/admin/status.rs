@@ -58,6 +58,7 @@ pub fn status_json(app: &App) -> Value {
                         "responses": b.samples(),
                         "failures": b.failures(),
                         "ejections": b.health.ejections_total(),
+                        "problem": b.problem(),
                     })
                 })
                 .collect();

@@ -94,6 +94,24 @@ pub struct PoolConf {
     pub health: Option<HealthConf>,
     /// Non-empty; addresses unique within the pool; at least one weight > 0.
     pub backends: Vec<BackendConf>,
+    /// The `Host` sent to this pool's backends (None: the client's).
+    pub host_header: Option<String>,
+    /// TLS to this pool's backends (None: plain HTTP).
+    pub tls: Option<UpstreamTlsConf>,
+}
+
+/// TLS to a pool's backends, with its files read (and checked) when the config was loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamTlsConf {
+    /// The name sent as SNI and verified against the certificate. Never empty: Pingora turns
+    /// every check off for an empty SNI.
+    pub sni: String,
+    /// Certificate and name verification (false only with `insecure_skip_verify`).
+    pub verify: bool,
+    /// DER certificates of `ca` (None: the system's roots).
+    pub ca: Option<Vec<Vec<u8>>>,
+    /// mTLS: the client certificate chain and key, DER.
+    pub client: Option<(Vec<Vec<u8>>, Vec<u8>)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +124,12 @@ pub struct HealthConf {
     pub rise: u32,
     /// Consecutive failures to go down (>= 1).
     pub fall: u32,
+    /// `Host` of the check (None: the pool's `host_header`, else the backend's address).
+    pub host: Option<String>,
+    /// Statuses that pass (empty: any 2xx or 3xx).
+    pub expect_status: Vec<u16>,
+    /// Text the body must contain (within its first 64 KiB).
+    pub expect_body: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -136,6 +136,19 @@ pub(super) struct RawPool {
     pub slow_start: Option<S<Scalar>>,
     pub health: Option<S<RawHealth>>,
     pub backends: Option<S<Vec<S<RawBackend>>>>,
+    pub host_header: Option<S<String>>,
+    pub tls: Option<S<RawUpstreamTls>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawUpstreamTls {
+    pub ca: Option<S<String>>,
+    pub sni: Option<S<String>>,
+    pub client_cert: Option<S<String>>,
+    pub client_key: Option<S<String>>,
+    pub verify: Option<S<bool>>,
+    pub insecure_skip_verify: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,6 +159,9 @@ pub(super) struct RawHealth {
     pub timeout: Option<S<Scalar>>,
     pub rise: Option<S<i64>>,
     pub fall: Option<S<i64>>,
+    pub host: Option<S<String>>,
+    pub expect_status: Option<S<Vec<S<i64>>>>,
+    pub expect_body: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

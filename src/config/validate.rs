@@ -21,6 +21,7 @@ mod sections;
 mod standby;
 #[cfg(test)]
 mod standby_tests;
+mod upstream;
 
 use super::raw::{RawConfig, Scalar, S};
 use super::units::{parse_bytes, parse_duration};

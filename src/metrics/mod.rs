@@ -37,6 +37,7 @@ pub struct Metrics {
     pub shed: IntCounterVec,
     pub retries: IntCounterVec,
     pub reuse_failures: IntCounterVec,
+    pub tls_errors: IntCounterVec,
     pub reloads: IntCounterVec,
     pub maintenance_active: IntGauge,
     backend_up: IntGaugeVec,
@@ -120,6 +121,12 @@ impl Metrics {
             retries: counter(
                 "firebreak_retries_total",
                 "Upstream attempts retried on another backend, by pool and reason.",
+                &["pool", "reason"],
+            ),
+            tls_errors: counter(
+                "firebreak_upstream_tls_errors_total",
+                "TLS handshakes with a backend that failed, by pool and reason (unknown_ca, \
+                 name_mismatch, expired, not_yet_valid, client_cert_refused, handshake_failed).",
                 &["pool", "reason"],
             ),
             reuse_failures: counter(

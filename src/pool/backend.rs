@@ -6,9 +6,10 @@
 
 use super::ewma::PeakEwma;
 use super::state::{HealthState, PassiveFailure};
+use crate::lock::lock;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug)]
 pub struct Backend {
@@ -22,6 +23,9 @@ pub struct Backend {
     inflight: AtomicU32,
     samples: AtomicU64,
     failures: AtomicU64,
+    /// Why the last health check failed (or the last connect, for a TLS failure); None once
+    /// a check passes.
+    problem: Mutex<Option<String>>,
 }
 
 impl Backend {
@@ -36,6 +40,7 @@ impl Backend {
             inflight: AtomicU32::new(0),
             samples: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            problem: Mutex::new(None),
         }
     }
 
@@ -72,6 +77,19 @@ impl Backend {
 
     pub fn failures(&self) -> u64 {
         self.failures.load(Relaxed)
+    }
+
+    /// Why the backend last failed a check or a TLS handshake (None: it passed since).
+    pub fn problem(&self) -> Option<String> {
+        lock(&self.problem).clone()
+    }
+
+    /// Records why a check or handshake failed, or clears it (None). True when it changed.
+    pub fn set_problem(&self, problem: Option<String>) -> bool {
+        let mut p = lock(&self.problem);
+        let changed = *p != problem;
+        *p = problem;
+        changed
     }
 
     /// Counts a request as in flight until the guard drops.

@@ -25,6 +25,7 @@ use crate::clock::ns;
 use crate::config::PoolConf;
 use crate::latency::{Drained, LatencyWindow};
 use crate::lock::lock;
+use crate::outbound::PeerTemplate;
 use arc_swap::ArcSwap;
 use std::sync::{Arc, Mutex};
 
@@ -33,6 +34,8 @@ use std::sync::{Arc, Mutex};
 pub struct Pool {
     pub conf: PoolConf,
     pub backends: Vec<Arc<Backend>>,
+    /// How its backends are reached (TLS, SNI, timeouts, `Host`), built once per snapshot.
+    pub peer: PeerTemplate,
     plan: ArcSwap<PoolPlan>,
     /// Latency samples of the current planning window.
     pub window: Arc<LatencyWindow>,
@@ -74,6 +77,7 @@ impl Pool {
             .collect();
         let track = previous.map(|p| lock(&p.track).clone()).unwrap_or_default();
         let pool = Pool {
+            peer: PeerTemplate::new(&conf),
             conf,
             backends,
             plan: ArcSwap::from_pointee(PoolPlan::default()),

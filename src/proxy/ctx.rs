@@ -51,6 +51,11 @@ impl Ctx {
         self.snap.as_ref()?.config.routes.get(i)
     }
 
+    /// The config of the current attempt's pool.
+    pub fn pool_conf(&self) -> Option<&crate::config::PoolConf> {
+        Some(&self.snap.as_ref()?.pools.get(self.pool?)?.conf)
+    }
+
     pub fn pool_name(&self) -> &str {
         match (&self.snap, self.pool) {
             (Some(s), Some(i)) => s.pools.get(i).map(|p| p.name()).unwrap_or("none"),

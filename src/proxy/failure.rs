@@ -93,6 +93,16 @@ pub fn on_connect_failure(
     mut e: Box<Error>,
 ) -> Box<Error> {
     blame_backend(app, ctx, PassiveFailure::Connect);
+    if let (Some(reason), Some(guard)) = (crate::outbound::tls_reason(&e), &ctx.backend) {
+        // A backend whose certificate fails verification: counted, and said in `/status`.
+        app.metrics
+            .tls_errors
+            .with_label_values(&[ctx.pool_name(), reason])
+            .inc();
+        if guard.backend().set_problem(Some(format!("tls: {reason}"))) {
+            tracing::warn!(pool = ctx.pool_name(), backend = %guard.backend().label, reason, "TLS handshake with the backend failed");
+        }
+    }
     ctx.last_failure = Some(failure_answer(&e));
     let retry = decide(app, session, ctx, Stage::Connect, "connect");
     e.set_retry(retry);

@@ -90,6 +90,9 @@ pub fn count_body(n: usize, ctx: &mut Ctx) -> Result<()> {
 /// `HeaderName` would be re-titled into a new buffer first).
 pub fn forward_headers(session: &Session, req: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
     origin_form(req);
+    if let Some(host) = ctx.pool_conf().and_then(|p| p.host_header.as_deref()) {
+        req.insert_header(HOST, host)?;
+    }
     if super::body::drop_expect(ctx) {
         req.remove_header(&http::header::EXPECT);
     }

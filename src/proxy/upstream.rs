@@ -32,13 +32,7 @@ pub fn peer(app: &App, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<Http
         let plan = pool.plan();
         if let Some(bi) = pick(&pool.backends, &plan, &ctx.tried, &mut rng, now) {
             let backend = pool.backends[bi].clone();
-            let mut peer = HttpPeer::new(backend.addr, false, String::new());
-            let o = &mut peer.options;
-            o.connection_timeout = Some(pool.conf.connect_timeout);
-            o.total_connection_timeout = Some(pool.conf.connect_timeout);
-            o.read_timeout = Some(pool.conf.read_timeout);
-            o.write_timeout = Some(pool.conf.read_timeout);
-            o.idle_timeout = Some(pool.conf.idle_timeout);
+            let peer = pool.peer.peer(backend.addr);
             ctx.backend = Some(backend.start());
             ctx.tried.push(backend);
             ctx.pool = Some(pi);

@@ -74,6 +74,8 @@ pub struct Standby {
     /// The standby served real traffic recently: no capacity probe before this time (ns).
     busy_until: AtomicU64,
     standby_seen: AtomicU64,
+    /// firebreak's own requests to backends (shared with the health checks).
+    pub client: Arc<crate::outbound::Client>,
 }
 
 /// After real traffic on the standby, the probe waits this long (it must never compete).
@@ -148,7 +150,12 @@ impl Standby {
         );
         tokio::spawn(async move {
             let pool = &snap.pools[pi];
-            if let Some((code, took)) = shadow::fetch(pool.backends[bi].addr, &host, &path).await {
+            let to = shadow::Target {
+                client: me.client.clone(),
+                peer: pool.peer.clone(),
+                addr: pool.backends[bi].addr,
+            };
+            if let Some((code, took)) = shadow::fetch(&to, &host, &path).await {
                 if code < 500 {
                     pool.window.record(took.as_nanos() as u64);
                 }

@@ -56,8 +56,18 @@ pub async fn run_probes(standby: Arc<Standby>, current: impl Fn() -> Arc<Snapsho
         if paths.is_empty() {
             paths.push("/".into());
         }
+        let pool = pools
+            .iter()
+            .map(|&i| &snap.pools[i])
+            .find(|p| p.backends.iter().any(|b| b.addr == target.addr));
+        let Some(pool) = pool else { continue };
+        let to = super::shadow::Target {
+            client: standby.client.clone(),
+            peer: pool.peer.clone(),
+            addr: target.addr,
+        };
         let levels = ramp(
-            target.addr,
+            &to,
             &host,
             &paths,
             conf.probe_max_concurrency,

@@ -1,12 +1,13 @@
 //! Requests firebreak itself sends to the standby: mirrored (shadow) copies of live GETs, and
-//! the capacity probe's concurrency ramp. Both use a plain HTTP/1.1 client over a fresh
-//! connection with a hard timeout; answers are read and discarded.
+//! the capacity probe's concurrency ramp. Both go out through [`crate::outbound`], the way
+//! proxied requests do (TLS, SNI, `host_header` included), over pooled connections, with a hard
+//! timeout; answers are read and discarded.
 
 use super::estimate::{keep_ramping, Level};
+use crate::outbound::{Client, Get, PeerTemplate};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Longest a shadow or probe request may take.
@@ -14,42 +15,41 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// Response bytes read at most (the rest is dropped with the connection).
 const MAX_READ: usize = 1 << 20;
 
+/// Where firebreak's own standby requests go: the client, the pool's way there, one address.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub client: Arc<Client>,
+    pub peer: PeerTemplate,
+    pub addr: SocketAddr,
+}
+
 /// Sends `GET path` and returns the status and the time to the end of the answer.
-pub async fn fetch(addr: SocketAddr, host: &str, path: &str) -> Option<(u16, Duration)> {
+pub async fn fetch(to: &Target, host: &str, path: &str) -> Option<(u16, Duration)> {
     let t = Instant::now();
-    let run = async {
-        let mut s = TcpStream::connect(addr).await.ok()?;
-        let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: firebreak-shadow\r\nX-Firebreak-Shadow: 1\r\nConnection: close\r\n\r\n"
-        );
-        s.write_all(req.as_bytes()).await.ok()?;
-        let mut buf = Vec::with_capacity(4096);
-        let mut chunk = [0u8; 8192];
-        loop {
-            match s.read(&mut chunk).await {
-                Ok(0) => break,
-                Ok(n) => {
-                    buf.extend_from_slice(&chunk[..n]);
-                    if buf.len() > MAX_READ {
-                        break;
-                    }
-                }
-                Err(_) if buf.len() >= 12 => break,
-                Err(_) => return None,
-            }
-        }
-        let code = std::str::from_utf8(buf.get(9..12)?).ok()?.parse().ok()?;
-        Some((code, t.elapsed()))
+    let host = to.peer.host_header().unwrap_or(host);
+    let peer = to.peer.peer(to.addr);
+    let headers = [
+        ("User-Agent", "firebreak-shadow"),
+        ("X-Firebreak-Shadow", "1"),
+    ];
+    let get = Get {
+        host,
+        path,
+        headers: &headers,
+        timeout: TIMEOUT,
+        keep: MAX_READ,
+        reuse: true,
     };
-    tokio::time::timeout(TIMEOUT, run).await.ok().flatten()
+    let answer = to.client.get(&peer, get).await.ok()?;
+    Some((answer.status, t.elapsed()))
 }
 
 /// Runs one ramp level: `c` concurrent loops sending requests back to back for `level`.
-async fn level(addr: SocketAddr, host: &str, paths: &[String], c: u32, level: Duration) -> Level {
+async fn level(to: &Target, host: &str, paths: &[String], c: u32, level: Duration) -> Level {
     let deadline = Instant::now() + level;
     let mut set = tokio::task::JoinSet::new();
     for i in 0..c {
-        let (paths, host) = (paths.to_vec(), host.to_string());
+        let (to, paths, host) = (to.clone(), paths.to_vec(), host.to_string());
         set.spawn(async move {
             let (mut lat, mut errors, mut k) = (Vec::new(), 0u32, i as usize);
             while Instant::now() < deadline {
@@ -58,7 +58,7 @@ async fn level(addr: SocketAddr, host: &str, paths: &[String], c: u32, level: Du
                     .map(String::as_str)
                     .unwrap_or("/");
                 k += 1;
-                match fetch(addr, &host, path).await {
+                match fetch(&to, &host, path).await {
                     Some((code, d)) if code < 500 => lat.push(d.as_secs_f64()),
                     _ => errors += 1,
                 }
@@ -86,7 +86,7 @@ async fn level(addr: SocketAddr, host: &str, paths: &[String], c: u32, level: Du
 /// The concurrency ramp: 1, 2, 4, … up to `max_c`, stopping at the first overloaded level
 /// (latency above `tolerance` × the first level's, see [`super::estimate`]).
 pub async fn ramp(
-    addr: SocketAddr,
+    to: &Target,
     host: &str,
     paths: &[String],
     max_c: u32,
@@ -96,7 +96,7 @@ pub async fn ramp(
     let mut levels = Vec::new();
     let mut c = 1;
     while c <= max_c.max(1) && keep_ramping(&levels, tolerance) {
-        levels.push(level(addr, host, paths, c, per_level).await);
+        levels.push(level(to, host, paths, c, per_level).await);
         c *= 2;
     }
     levels

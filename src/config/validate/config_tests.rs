@@ -145,6 +145,9 @@ fn spec_example_parses_to_expected_values() {
         timeout: Duration::from_millis(500),
         rise: 2,
         fall: 3,
+        host: None,
+        expect_status: vec![],
+        expect_body: None,
     };
     let backend = |a: &str, weight| BackendConf {
         addr: a.parse().expect("addr"),
@@ -160,6 +163,8 @@ fn spec_example_parses_to_expected_values() {
         slow_start: secs(10),
         health: Some(health.clone()),
         backends: vec![backend("10.0.1.10:8080", 3), backend("10.0.1.11:8080", 1)],
+        host_header: None,
+        tls: None,
     };
     let standby = PoolConf {
         name: "standby".into(),

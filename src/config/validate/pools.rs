@@ -1,4 +1,5 @@
-//! Validation of `[[pool]]` tables: names, tiers, timeouts, health checks and backends.
+//! Validation of `[[pool]]` tables: names, tiers, timeouts, health checks and backends (how
+//! they are reached, TLS and `Host`, is in `upstream`).
 //!
 //! Besides the shape of each value, this checks what would make a pool silently useless or
 //! ambiguous at run time: duplicate names, no backends, a backend listed twice, every weight
@@ -7,7 +8,7 @@
 
 use super::super::raw::{RawBackend, RawHealth, RawPool, S};
 use super::super::{BackendConf, HealthConf, PoolConf, Spill};
-use super::Checker;
+use super::{upstream, Checker};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -120,6 +121,8 @@ fn pool(cx: &mut Checker, p: &RawPool, span: Range<usize>, label: &str) -> Optio
         None => Some(None),
     };
     let backends = backends(cx, p.backends.as_ref(), span, label);
+    let host_header = upstream::host_header(cx, p.host_header.as_ref());
+    let tls = upstream::tls(cx, p.tls.as_ref(), backends.as_deref(), label);
     Some(PoolConf {
         name: String::new(),
         tier: u32::try_from(tier?).ok()?,
@@ -130,6 +133,8 @@ fn pool(cx: &mut Checker, p: &RawPool, span: Range<usize>, label: &str) -> Optio
         slow_start: slow_start?,
         health: health?,
         backends: backends?,
+        host_header: host_header?,
+        tls: tls?,
     })
 }
 
@@ -167,16 +172,21 @@ fn health(cx: &mut Checker, h: &RawHealth) -> Option<HealthConf> {
     }
     let rise = cx.int(h.rise.as_ref(), "pool.health.rise", 2, 1..=100);
     let fall = cx.int(h.fall.as_ref(), "pool.health.fall", 3, 1..=100);
+    let extras = upstream::health_extras(cx, h);
     let (interval, timeout) = (interval?, timeout?);
     if timeout >= interval {
         return None;
     }
+    let (host, expect_status, expect_body) = extras?;
     Some(HealthConf {
         path: path?,
         interval,
         timeout,
         rise: u32::try_from(rise?).ok()?,
         fall: u32::try_from(fall?).ok()?,
+        host,
+        expect_status,
+        expect_body,
     })
 }
 

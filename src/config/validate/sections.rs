@@ -138,7 +138,7 @@ pub(super) fn read_regular(path: &std::path::Path, max: u64) -> std::io::Result<
 const MAX_PEM_BYTES: u64 = 1 << 20;
 
 /// Resolves a path against the config directory and checks it is a readable regular file.
-fn readable_file(cx: &mut Checker, v: &S<String>, key: &str) -> Option<PathBuf> {
+pub(super) fn readable_file(cx: &mut Checker, v: &S<String>, key: &str) -> Option<PathBuf> {
     let path = cx.dir.join(v.get_ref());
     match read_regular(&path, MAX_PEM_BYTES) {
         Ok(_) => Some(path),
