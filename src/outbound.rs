@@ -246,14 +246,18 @@ fn fail(e: Box<pingora::Error>) -> Failure {
 
 /// Why a TLS handshake with a backend failed: `unknown_ca`, `name_mismatch`, `expired`,
 /// `not_yet_valid`, `client_cert_refused` or `handshake_failed`; `None` for any other error.
+///
+/// A backend that requires a client certificate refuses one (or its absence) after the
+/// handshake, in TLS 1.3: that alert arrives as a read error, and is a TLS failure too.
 pub fn tls_reason(e: &pingora::Error) -> Option<&'static str> {
-    if !matches!(
+    let text = e.to_string().to_ascii_lowercase();
+    let handshake = matches!(
         e.etype(),
         pingora::ErrorType::TLSHandshakeFailure | pingora::ErrorType::InvalidCert
-    ) {
+    );
+    if !handshake && !text.contains("received fatal alert") {
         return None;
     }
-    let text = e.to_string().to_ascii_lowercase();
     let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
     Some(if has(&["unknownissuer", "unknown issuer", "unknownca"]) {
         "unknown_ca"
@@ -306,5 +310,11 @@ mod tests {
             );
         }
         assert_eq!(tls_reason(&e(ConnectRefused, "refused")), None);
+        let read = e(
+            ReadError,
+            "cause: received fatal alert: CertificateRequired",
+        );
+        assert_eq!(tls_reason(&read), Some("client_cert_refused"));
+        assert_eq!(tls_reason(&e(ReadError, "connection reset")), None);
     }
 }

@@ -20,6 +20,7 @@ pub mod origin;
 pub mod proxy;
 pub mod pyorigin;
 pub mod tls;
+pub mod tls_origin;
 pub mod tools;
 
 pub use client::{get, get_timeout, request, request_timeout, send_raw_timeout, Resp};
