@@ -28,6 +28,7 @@ pub mod conn;
 pub mod demo;
 pub mod handover;
 pub mod health;
+pub mod identity;
 pub mod latency;
 pub mod lock;
 pub mod maintenance;

@@ -35,8 +35,16 @@ pub struct Config {
     pub retry: RetryConf,
     pub admission: AdmissionConf,
     pub standby: StandbyConf,
+    pub clients: ClientsConf,
     /// Non-fatal remarks (e.g. admin on a public address without a token).
     pub warnings: Vec<ConfigError>,
+}
+
+/// Who the client is behind load balancers (table `[clients]`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClientsConf {
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<crate::identity::Cidr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

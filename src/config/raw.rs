@@ -91,6 +91,13 @@ pub(super) struct RawConfig {
     pub retry: Option<RawRetry>,
     pub admission: Option<RawAdmission>,
     pub standby: Option<RawStandby>,
+    pub clients: Option<RawClients>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClients {
+    pub trusted_proxies: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -69,6 +69,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
     let retry = sections::retry(&mut cx, raw.retry.as_ref());
     let admission = admission::admission(&mut cx, raw.admission.as_ref());
     let standby = standby::standby(&mut cx, raw.standby.as_ref(), raw.route.as_ref(), &pools);
+    let clients = upstream::clients(&mut cx, raw.clients.as_ref());
 
     let Checker {
         mut errors,
@@ -94,6 +95,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
         retry,
         admission,
         standby,
+        clients,
         warnings,
     })
 }

@@ -87,6 +87,7 @@ pub fn finish(app: &App, session: &Session, e: Option<&Error>, ctx: &mut Ctx) {
     tracing::info!(
         target: "access",
         request_id = %ctx.request_id,
+        client = ctx.identity.as_ref().map(|id| tracing::field::display(id.client)),
         method = %req.method,
         path = %req.uri.path(),
         route = %route,

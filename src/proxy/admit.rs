@@ -31,9 +31,9 @@ pub async fn admit(
     let bucket = match &conf.client_key {
         ClientKey::Header(h) => match session.req_header().headers.get(h.as_str()) {
             Some(v) => app.tenants.bucket(v.as_bytes()),
-            None => app.tenants.bucket(client_ip(session)),
+            None => app.tenants.bucket(client_ip(ctx)),
         },
-        ClientKey::Addr => app.tenants.bucket(client_ip(session)),
+        ClientKey::Addr => app.tenants.bucket(client_ip(ctx)),
     };
     let drill = app.standby.drill_share() > 0.0;
     let ask = Ask {
@@ -84,9 +84,6 @@ fn mirror(app: &App, session: &Session, ctx: &Ctx, snap: &Arc<Snapshot>) {
     }
 }
 
-fn client_ip(session: &Session) -> Option<std::net::IpAddr> {
-    session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip())
+fn client_ip(ctx: &Ctx) -> Option<std::net::IpAddr> {
+    ctx.identity.as_ref().map(|id| id.client)
 }

@@ -13,6 +13,9 @@ use std::sync::Arc;
 pub struct Ctx {
     pub start_ns: u64,
     pub request_id: RequestId,
+    /// The client (after PROXY protocol and trusted `X-Forwarded-For`) and the
+    /// `X-Forwarded-For` to send upstream; None when the peer address is unknown.
+    pub identity: Option<crate::identity::Identity>,
     /// The snapshot pinned for this request's whole life.
     pub snap: Option<Arc<Snapshot>>,
     /// Matched route: its index in the pinned snapshot's `config.routes`, and its priority.

@@ -30,6 +30,11 @@ pub fn route(app: &App, session: &mut Session, ctx: &mut Ctx) -> Result<Routed, 
     let req = session.req_header();
     ctx.request_id = RequestId::from_client(req);
     let snap = app.store.load();
+    ctx.identity = session.client_addr().and_then(|a| a.as_inet()).map(|a| {
+        let lines = req.headers.get_all(&X_FORWARDED_FOR).into_iter();
+        let lines = lines.filter_map(|v| v.to_str().ok());
+        crate::identity::resolve(a.ip(), lines, &snap.config.clients.trusted_proxies)
+    });
     ctx.snap = Some(snap.clone());
     // The request began when its context was made, a moment ago: one clock read serves both.
     app.retry_budget.on_request(ctx.start_ns);
@@ -97,22 +102,12 @@ pub fn forward_headers(session: &Session, req: &mut RequestHeader, ctx: &Ctx) ->
         req.remove_header(&http::header::EXPECT);
     }
     req.insert_header("X-Request-Id", ctx.request_id.header())?;
-    if let Some(ip) = session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip())
-    {
-        // Several `X-Forwarded-For` lines are one list, in order (RFC 9110 §5.3).
-        let mut xff = String::with_capacity(39);
-        for prev in req.headers.get_all(&X_FORWARDED_FOR) {
-            let Some(prev) = prev.to_str().ok().map(str::trim).filter(|p| !p.is_empty()) else {
-                continue;
-            };
-            xff.push_str(prev);
-            xff.push_str(", ");
+    // The peer alone, or (from a trusted proxy) the list it sent extended with it.
+    match &ctx.identity {
+        Some(id) => req.insert_header("X-Forwarded-For", id.forwarded_for.as_str())?,
+        None => {
+            req.remove_header(&X_FORWARDED_FOR);
         }
-        push_ip(&mut xff, ip);
-        req.insert_header("X-Forwarded-For", xff)?;
     }
     let tls = session
         .digest()
@@ -140,30 +135,6 @@ fn origin_form(req: &mut RequestHeader) {
 // Lookups by a prepared name: a `&str` name is parsed again on every lookup.
 static X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
 
-/// Appends an IP address; IPv4 by hand (the common case, on every request), IPv6 via `fmt`.
-fn push_ip(out: &mut String, ip: std::net::IpAddr) {
-    match ip {
-        std::net::IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push('.');
-                }
-                if octet >= 100 {
-                    out.push((b'0' + octet / 100) as char);
-                }
-                if octet >= 10 {
-                    out.push((b'0' + octet / 10 % 10) as char);
-                }
-                out.push((b'0' + octet % 10) as char);
-            }
-        }
-        std::net::IpAddr::V6(v6) => {
-            use std::fmt::Write;
-            let _ = write!(out, "{v6}");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,23 +157,6 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(target)
             );
-        }
-    }
-
-    #[test]
-    fn ip_addresses_are_written_like_display() {
-        for ip in [
-            "0.0.0.0",
-            "10.0.1.10",
-            "192.168.100.255",
-            "255.255.255.255",
-            "::1",
-            "2001:db8::7",
-        ] {
-            let ip: std::net::IpAddr = ip.parse().unwrap();
-            let mut s = String::new();
-            push_ip(&mut s, ip);
-            assert_eq!(s, ip.to_string());
         }
     }
 }

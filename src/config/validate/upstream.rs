@@ -1,15 +1,17 @@
-//! Validation of how a pool reaches its backends at another site: `tls` (with its files read
-//! and checked here, so `check` refuses what `run` would), `host_header`, and the health check's
-//! `host`, `expect_status` and `expect_body`.
+//! Validation of the two sites' plumbing: how a pool reaches its backends at another site
+//! (`tls`, with its files read and checked here, so `check` refuses what `run` would;
+//! `host_header`; the health check's `host`, `expect_status` and `expect_body`), and who the
+//! client is behind a load balancer (`[clients] trusted_proxies`).
 //!
 //! The rule that matters most: a pool with `tls` always has a non-empty SNI. Pingora 0.9 turns
 //! off every certificate check for a peer with an empty SNI, so an IP backend with `tls` and no
 //! `sni` is an error, never a silently unverified connection.
 
-use super::super::raw::{RawHealth, RawUpstreamTls, S};
-use super::super::{BackendConf, UpstreamTlsConf};
+use super::super::raw::{RawClients, RawHealth, RawUpstreamTls, S};
+use super::super::{BackendConf, ClientsConf, UpstreamTlsConf};
 use super::sections::readable_file;
 use super::Checker;
+use crate::identity::Cidr;
 
 /// `pool.host_header`: a host, optionally with a port.
 pub(super) fn host_header(cx: &mut Checker, v: Option<&S<String>>) -> Option<Option<String>> {
@@ -130,6 +132,26 @@ pub(super) fn tls(
         ca,
         client,
     }))
+}
+
+/// `[clients]`: every `trusted_proxies` entry a CIDR block or an address.
+pub(super) fn clients(cx: &mut Checker, raw: Option<&RawClients>) -> ClientsConf {
+    let mut trusted_proxies = Vec::new();
+    let list = raw.and_then(|r| r.trusted_proxies.as_ref());
+    for v in list.map_or(&[][..], |l| l.get_ref().as_slice()) {
+        match Cidr::parse(v.get_ref()) {
+            Ok(c) => trusted_proxies.push(c),
+            Err(e) => cx.error(v.span(), format!("clients.trusted_proxies: {e}")),
+        }
+    }
+    if trusted_proxies
+        .iter()
+        .any(|c| c.contains([0, 0, 0, 0].into()) && c.contains([255, 255, 255, 255].into()))
+    {
+        let span = list.map_or(0..0, |l| l.span());
+        cx.warn(span, "clients.trusted_proxies trusts every IPv4 address: any client can choose the address firebreak sees");
+    }
+    ClientsConf { trusted_proxies }
 }
 
 /// The health check's `host`, `expect_status` and `expect_body`; `None` when any is invalid.
