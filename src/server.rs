@@ -90,6 +90,10 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
     options.h2_idle_timeout = Some(Duration::from_secs(crate::proxy::KEEPALIVE_SECS));
     http.server_options = Some(options);
     let limits = &config.limits;
+    let proxy_protocol = crate::conn::ProxyProtocol::new(
+        config.listen.proxy_protocol.clone(),
+        limits.header_read_timeout,
+    );
     let guarded = Guarded::new(
         http,
         limits.max_connections,
@@ -105,6 +109,7 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
                 .requests
                 .with_label_values(&["-", "none", "408"]),
         },
+        proxy_protocol.clone(),
     );
     let mut proxy = Service::new("firebreak proxy".to_string(), guarded);
     // Every listener reads straight from the socket, without Pingora's default 64 KB L4 read
@@ -114,6 +119,10 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
     // benches/proxy (README "Performance"): idle memory per connection 103 -> 40 KB (plain
     // HTTP) and 115 -> 50 KB (TLS), with the same throughput for GETs and 64 KB uploads.
     let unbuffered = L4BufferSettings::default().read(0);
+    // TLS listeners read a PROXY header (where required) before the handshake.
+    proxy
+        .endpoints()
+        .set_pre_tls_callback(std::sync::Arc::new(proxy_protocol));
     for addr in &config.listen.http {
         proxy.add_listener(ListenerConfig::tcp(addr.to_string()).l4_buffer(unbuffered));
     }

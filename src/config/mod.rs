@@ -59,6 +59,8 @@ pub struct ServerConf {
 pub struct ListenConf {
     pub http: Vec<SocketAddr>,
     pub https: Vec<TlsListenerConf>,
+    /// Listeners (http or https) that require a PROXY protocol header on every connection.
+    pub proxy_protocol: Vec<SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

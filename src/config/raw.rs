@@ -111,8 +111,21 @@ pub(super) struct RawServer {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawListen {
-    pub http: Option<S<Vec<S<String>>>>,
+    pub http: Option<S<Vec<S<RawHttpListener>>>>,
     pub https: Option<S<Vec<S<RawTls>>>>,
+}
+
+/// A `listen.http` entry: `"ADDR"` or `{ addr = "ADDR", proxy_protocol = true }`. Inside an
+/// untagged enum values lose their own spans; errors point at the entry.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawHttpListener {
+    Addr(String),
+    Table {
+        addr: String,
+        #[serde(default)]
+        proxy_protocol: bool,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,6 +134,7 @@ pub(super) struct RawTls {
     pub addr: Option<S<String>>,
     pub cert: Option<S<String>>,
     pub key: Option<S<String>>,
+    pub proxy_protocol: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

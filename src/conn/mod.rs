@@ -9,18 +9,23 @@
 //!   the client gets `408` and the connection is closed. The proxy's first hook marks the head
 //!   complete ([`head_done`]); the end of the request re-arms the watch ([`request_done`]).
 //!   HTTP/2 connections are left to h2's own limits.
+//! * **PROXY protocol** ([`ProxyProtocol`]): on listeners that require it, the header is read
+//!   first and its source becomes the connection's peer address.
 //! * **Unparsed refusals** ([`Unparsed`]): a head Pingora's parser refuses, and the 408, get
 //!   firebreak's own answer, a count and a log line, though no proxy hook ever saw them.
 
 mod deadline;
+mod proxy_protocol;
 mod unparsed;
 
 pub use deadline::{head_done, request_done};
+pub use proxy_protocol::ProxyProtocol;
 pub use unparsed::Unparsed;
 
 use async_trait::async_trait;
 use deadline::DeadlineStream;
 use pingora::apps::ServerApp;
+use pingora::protocols::l4::stream::Stream as L4Stream;
 use pingora::protocols::{Stream, ALPN};
 use pingora::server::ShutdownWatch;
 use std::sync::Arc;
@@ -34,6 +39,7 @@ pub struct Guarded<A> {
     header_timeout: Duration,
     keepalive_timeout: Duration,
     unparsed: Arc<Unparsed>,
+    proxy_protocol: ProxyProtocol,
 }
 
 impl<A> Guarded<A> {
@@ -43,6 +49,7 @@ impl<A> Guarded<A> {
         header_timeout: Duration,
         keepalive_timeout: Duration,
         unparsed: Unparsed,
+        proxy_protocol: ProxyProtocol,
     ) -> Self {
         Self {
             inner: Arc::new(inner),
@@ -50,6 +57,29 @@ impl<A> Guarded<A> {
             header_timeout,
             keepalive_timeout,
             unparsed: Arc::new(unparsed),
+            proxy_protocol,
+        }
+    }
+}
+
+impl<A> Guarded<A> {
+    /// A new plain connection to a PROXY-protocol listener gives its header first (TLS
+    /// listeners have read it before the handshake). `None`: closed, the header was bad.
+    async fn proxy_header(&self, stream: Stream) -> Option<Stream> {
+        let local = stream
+            .get_socket_digest()
+            .and_then(|d| d.local_addr().and_then(|a| a.as_inet()).copied());
+        if stream.get_ssl().is_some() || !self.proxy_protocol.required_at(local) {
+            return Some(stream);
+        }
+        // A plain listener hands Pingora's own TCP stream over as it was accepted.
+        let mut l4 = stream.into_any().downcast::<L4Stream>().ok()?;
+        match self.proxy_protocol.accept(&mut l4).await {
+            Ok(()) => Some(l4),
+            Err(e) => {
+                proxy_protocol::refused(&e);
+                None
+            }
         }
     }
 }
@@ -66,6 +96,7 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
             stream
         } else {
             let permit = self.slots.clone().acquire_owned().await.ok()?;
+            let stream = self.proxy_header(stream).await?;
             if matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
                 let out = self.inner.process_new(stream, shutdown).await;
                 drop(permit);

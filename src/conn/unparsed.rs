@@ -42,7 +42,9 @@ impl Unparsed {
     }
 }
 
-fn log(refusal: &Refusal, peer: Option<String>, id: &str) {
+/// The connection guard's log budget: `Some(lines left out since the last)` at most once a
+/// second, `None` (counted as left out) otherwise.
+pub fn once_a_second() -> Option<u64> {
     let now = crate::clock::unix_now();
     let last = LAST_LOGGED.load(Relaxed);
     if now <= last
@@ -51,9 +53,15 @@ fn log(refusal: &Refusal, peer: Option<String>, id: &str) {
             .is_err()
     {
         LEFT_OUT.fetch_add(1, Relaxed);
-        return;
+        return None;
     }
-    let left_out = LEFT_OUT.swap(0, Relaxed);
+    Some(LEFT_OUT.swap(0, Relaxed))
+}
+
+fn log(refusal: &Refusal, peer: Option<String>, id: &str) {
+    let Some(left_out) = once_a_second() else {
+        return;
+    };
     tracing::info!(
         target: "access",
         status = refusal.status(),

@@ -89,6 +89,11 @@ pub const SLOWHTTPTEST: Tool = Tool {
     find: || which("slowhttptest"),
     install: "run `.ci/deps-reliability` as root (or `apt-get install slowhttptest`)",
 };
+pub const HAPROXY: Tool = Tool {
+    name: "haproxy",
+    find: || which("haproxy"),
+    install: "run `.ci/deps-reliability` as root (or `apt-get install haproxy`)",
+};
 pub const IP: Tool = Tool {
     name: "ip",
     find: || which("ip"),

@@ -5,7 +5,9 @@
 //! would share a proxy listener, unreadable TLS files and maintenance pages (read once, here, at
 //! load time), and warns about an admin API reachable from the network without a token.
 
-use super::super::raw::{RawAdmin, RawListen, RawMaintenance, RawRetry, RawServer, S};
+use super::super::raw::{
+    RawAdmin, RawHttpListener, RawListen, RawMaintenance, RawRetry, RawServer, S,
+};
 use super::super::{
     AdminConf, ListenConf, MaintenanceConf, RetryConf, ServerConf, TlsListenerConf,
 };
@@ -61,6 +63,7 @@ pub(super) fn listen(cx: &mut Checker, raw: Option<&RawListen>) -> (ListenConf, 
         bound.push((addr, Some(span)));
     };
     let mut https = Vec::new();
+    let mut proxy_protocol = Vec::new();
     let raw_https = raw.and_then(|r| r.https.as_ref());
     for t in raw_https.map_or(&[][..], |v| v.get_ref()) {
         let (Some(addr), Some(cert), Some(key)) =
@@ -75,6 +78,12 @@ pub(super) fn listen(cx: &mut Checker, raw: Option<&RawListen>) -> (ListenConf, 
         if let Some(a) = addr {
             add(cx, a, t.span());
         }
+        if let (Some(a), Some(true)) = (
+            addr,
+            t.get_ref().proxy_protocol.as_ref().map(|p| *p.get_ref()),
+        ) {
+            proxy_protocol.push(a);
+        }
         if let (Some(addr), Some(cert), Some(key)) = (addr, cert, key) {
             // The same loading the listener does: a key that does not match is found here.
             match crate::pem::load(&cert, &key) {
@@ -87,9 +96,20 @@ pub(super) fn listen(cx: &mut Checker, raw: Option<&RawListen>) -> (ListenConf, 
     match raw.and_then(|r| r.http.as_ref()) {
         Some(list) => {
             for a in list.get_ref() {
-                if let Some(addr) = cx.socket_addr(a, "listen.http") {
+                let (text, pp) = match a.get_ref() {
+                    RawHttpListener::Addr(s) => (s, false),
+                    RawHttpListener::Table {
+                        addr,
+                        proxy_protocol,
+                    } => (addr, *proxy_protocol),
+                };
+                let text = S::new(a.span(), text.clone());
+                if let Some(addr) = cx.socket_addr(&text, "listen.http") {
                     add(cx, addr, a.span());
                     http.push(addr);
+                    if pp {
+                        proxy_protocol.push(addr);
+                    }
                 }
             }
             if list.get_ref().is_empty() && raw_https.map_or(true, |h| h.get_ref().is_empty()) {
@@ -107,7 +127,14 @@ pub(super) fn listen(cx: &mut Checker, raw: Option<&RawListen>) -> (ListenConf, 
         }
         None => {}
     }
-    (ListenConf { http, https }, bound)
+    (
+        ListenConf {
+            http,
+            https,
+            proxy_protocol,
+        },
+        bound,
+    )
 }
 
 /// Where a bound address comes from, for error messages.
