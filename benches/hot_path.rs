@@ -35,6 +35,8 @@ fn pool(name: &str, tier: u32, n: usize) -> Arc<Pool> {
                 weight: 1 + (i % 3) as u32,
             })
             .collect(),
+        names: vec![],
+        resolve_every: Duration::from_secs(30),
         host_header: None,
         tls: None,
     };
@@ -42,6 +44,7 @@ fn pool(name: &str, tier: u32, n: usize) -> Arc<Pool> {
         conf,
         LimiterConf::from(&AdmissionConf::default()),
         None,
+        &firebreak::resolve::Resolved::default(),
         1,
     ))
 }

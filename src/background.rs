@@ -83,6 +83,7 @@ impl BackgroundService for Background {
         let tasks = [
             tokio::spawn(planner(app.clone())),
             tokio::spawn(health::run(app.clone(), shutdown.clone())),
+            tokio::spawn(resolve_names(app.clone(), shutdown.clone())),
             tokio::spawn(sighup(app.clone())),
             tokio::spawn(crate::watch::run(app.clone())),
             tokio::spawn({
@@ -119,5 +120,50 @@ impl BackgroundService for Background {
         }
         crate::telemetry::flush();
         std::process::exit(0);
+    }
+}
+
+/// The background loop: every second, each backend name whose pool's `resolve_every` has
+/// passed is looked up on a blocking thread; a change swaps in a new snapshot. Returns when
+/// `shutdown` flips.
+async fn resolve_names(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut next: std::collections::HashMap<(String, String, u16), u64> = Default::default();
+    loop {
+        let snap = app.store.load();
+        let now = crate::clock::now_ns();
+        let mut due = Vec::new();
+        for pool in &snap.config.pools {
+            for n in &pool.names {
+                let key = (pool.name.clone(), n.host.clone(), n.port);
+                let at = next
+                    .entry(key.clone())
+                    .or_insert(now + crate::clock::ns(pool.resolve_every));
+                if now >= *at {
+                    *at = now + crate::clock::ns(pool.resolve_every);
+                    due.push(key);
+                }
+            }
+        }
+        for (pool, host, port) in due {
+            let app = app.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let outcome =
+                    app.store
+                        .resolved(&pool, &host, port, crate::resolve::lookup(&host, port));
+                let result = match outcome {
+                    crate::resolve::Outcome::Failed(_) => "failure",
+                    _ => "success",
+                };
+                app.metrics.dns.with_label_values(&[&pool, result]).inc();
+                if outcome == crate::resolve::Outcome::Changed {
+                    app.replan.notify_one();
+                }
+            })
+            .await;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
     }
 }

@@ -34,15 +34,16 @@ const BODY_KEPT: usize = 64 << 10;
 pub async fn probe(
     client: &Client,
     pool: &Pool,
-    addr: SocketAddr,
+    b: &Backend,
     conf: &HealthConf,
 ) -> Result<(), String> {
-    let host = match (&conf.host, pool.peer.host_header()) {
-        (Some(h), _) => h.clone(),
-        (None, Some(h)) => h.to_string(),
-        (None, None) => addr.to_string(),
+    let host = match (&conf.host, pool.peer.host_header(), &b.host) {
+        (Some(h), _, _) => h.clone(),
+        (None, Some(h), _) => h.to_string(),
+        (None, None, Some(name)) => format!("{name}:{}", b.addr.port()),
+        (None, None, None) => b.addr.to_string(),
     };
-    let peer = pool.peer.peer(addr);
+    let peer = pool.peer.peer(b.addr, b.host.as_deref());
     let keep = if conf.expect_body.is_some() {
         BODY_KEPT
     } else {
@@ -126,7 +127,7 @@ pub async fn first_round(app: &Arc<App>) {
             let (app, snap, b, conf) = (app.clone(), snap.clone(), b.clone(), conf.clone());
             probes.push(tokio::spawn(async move {
                 let pool = &snap.pools[pi];
-                let result = probe(&app.standby.client, pool, b.addr, &conf).await;
+                let result = probe(&app.standby.client, pool, &b, &conf).await;
                 record(&app.metrics, pool, &b, &conf, result);
             }));
         }
@@ -169,7 +170,7 @@ pub async fn run(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver<bool>
                 );
                 tokio::spawn(async move {
                     let pool = &snap.pools[pi];
-                    let result = probe(&app.standby.client, pool, b.addr, &conf).await;
+                    let result = probe(&app.standby.client, pool, &b, &conf).await;
                     if record(&app.metrics, pool, &b, &conf, result) {
                         tracing::info!(backend = %b.label, up = b.health.is_up(), "health changed");
                         app.replan.notify_one();

@@ -43,6 +43,7 @@ pub mod pool;
 pub mod proxy;
 pub mod reload;
 pub mod request_id;
+pub mod resolve;
 pub mod respond;
 pub mod retry;
 pub mod route;

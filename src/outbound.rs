@@ -34,7 +34,8 @@ pub struct PeerTemplate {
 
 #[derive(Debug)]
 struct PeerTls {
-    sni: String,
+    /// None: each backend's own host name.
+    sni: Option<String>,
     verify: bool,
     ca: Option<Arc<[WrappedX509]>>,
     client: Option<Arc<CertKey>>,
@@ -75,11 +76,17 @@ impl PeerTemplate {
         }
     }
 
-    /// The peer for one of the pool's backend addresses.
-    pub fn peer(&self, addr: SocketAddr) -> HttpPeer {
+    /// The peer for one of the pool's backend addresses; `host`: the name it was resolved
+    /// from, if any (the SNI when the pool sets none).
+    pub fn peer(&self, addr: SocketAddr, host: Option<&str>) -> HttpPeer {
         let mut peer = match &self.tls {
-            // Never an empty SNI with TLS: Pingora would verify nothing (validation ensures).
-            Some(t) => HttpPeer::new(addr, true, t.sni.clone()),
+            Some(t) => {
+                // Never an empty SNI with TLS: Pingora would verify nothing. Validation gives
+                // every IP backend a `sni`; were one missing, a name no certificate carries
+                // fails the check instead of skipping it.
+                let sni = t.sni.as_deref().or(host).unwrap_or(NO_SNI);
+                HttpPeer::new(addr, true, sni.to_string())
+            }
             None => HttpPeer::new(addr, false, String::new()),
         };
         let o = &mut peer.options;
@@ -103,6 +110,9 @@ impl PeerTemplate {
         self.host_header.as_deref()
     }
 }
+
+/// The SNI of a TLS peer that has no name: reserved (RFC 2606), so verification fails.
+const NO_SNI: &str = "no-sni.firebreak.invalid";
 
 /// What a backend answered to firebreak's own request.
 #[derive(Debug, Clone)]

@@ -13,6 +13,7 @@ use crate::latency::Drained;
 use crate::lock::lock;
 use crate::metrics::RequestHandles;
 use crate::pool::Pool;
+use crate::resolve::{Outcome, Resolved};
 use crate::route::RouteTable;
 use crate::tier::{plan_tiers, Load, TierPlan};
 use arc_swap::ArcSwap;
@@ -38,6 +39,7 @@ impl Snapshot {
         config: Config,
         previous: Option<&Snapshot>,
         version: u64,
+        resolved: &Resolved,
         now_ns: u64,
     ) -> Snapshot {
         let pools: Vec<Arc<Pool>> = config
@@ -50,6 +52,7 @@ impl Snapshot {
                     pc.clone(),
                     limit,
                     prev.map(|p| p.as_ref()),
+                    resolved,
                     now_ns,
                 ))
             })
@@ -127,12 +130,17 @@ pub struct Store {
     reloading: Mutex<()>,
     /// Fingerprint of the file content last loaded or tried (so a watcher does not redo it).
     seen: std::sync::atomic::AtomicU64,
+    /// The last known addresses of backend names.
+    pub resolved: Resolved,
 }
 
 impl Store {
     pub fn new(config: Config, path: &Path) -> Store {
+        let resolved = Resolved::default();
+        let first = Snapshot::build(config, None, 1, &resolved, now_ns());
         Store {
-            current: ArcSwap::from_pointee(Snapshot::build(config, None, 1, now_ns())),
+            resolved,
+            current: ArcSwap::from_pointee(first),
             path: path.to_path_buf(),
             last: Mutex::new(None),
             seen: std::sync::atomic::AtomicU64::new(
@@ -191,7 +199,9 @@ impl Store {
             Err(errs) => (self.failure(&old, &errs, trigger), None),
             Ok(cfg) => {
                 let restart = restart_required(&old.config, &cfg);
-                let snap = Snapshot::build(cfg, Some(&old), old.version + 1, now_ns());
+                self.resolved.retain(&cfg);
+                let snap =
+                    Snapshot::build(cfg, Some(&old), old.version + 1, &self.resolved, now_ns());
                 let new_cfg = snap.config.clone();
                 let report = ReloadReport {
                     ok: true,
@@ -207,6 +217,32 @@ impl Store {
         };
         *lock(&self.last) = Some(report.clone());
         (report, swapped)
+    }
+
+    /// Records a background resolution of `host:port`; when its addresses changed, a new
+    /// snapshot of the same config takes them in (the version moves on, as on a reload).
+    pub fn resolved(
+        &self,
+        pool: &str,
+        host: &str,
+        port: u16,
+        result: Result<Vec<std::net::SocketAddr>, String>,
+    ) -> Outcome {
+        let _g = lock(&self.reloading);
+        let outcome = self.resolved.refresh(pool, host, port, result);
+        if outcome == Outcome::Changed {
+            let old = self.load();
+            let config = Config::clone(&old.config);
+            let snap = Snapshot::build(
+                config,
+                Some(&old),
+                old.version + 1,
+                &self.resolved,
+                now_ns(),
+            );
+            self.current.store(Arc::new(snap));
+        }
+        outcome
     }
 
     fn failure(&self, old: &Snapshot, errs: &ConfigErrors, trigger: &str) -> ReloadReport {

@@ -33,16 +33,24 @@ pub fn pool(name: &str, tier: u32, spill: Spill, weights: &[u32], slow_start: Du
                 weight,
             })
             .collect(),
+        names: vec![],
+        resolve_every: Duration::from_secs(30),
         host_header: None,
         tls: None,
     };
-    Pool::build(conf, LimiterConf::from(&AdmissionConf::default()), None, 1)
+    Pool::build(
+        conf,
+        LimiterConf::from(&AdmissionConf::default()),
+        None,
+        &crate::resolve::Resolved::default(),
+        1,
+    )
 }
 
 /// A snapshot of the config in `toml`, as a reload would build it (version 1, at t = 0).
 pub fn snapshot(toml: &str) -> Snapshot {
     let config = Config::parse(toml, Path::new("test.toml")).expect("valid test config");
-    Snapshot::build(config, None, 1, 0)
+    Snapshot::build(config, None, 1, &crate::resolve::Resolved::default(), 0)
 }
 
 /// A POST head for `/x` with these header lines.

@@ -48,6 +48,7 @@ pub fn status_json(app: &App) -> Value {
                     };
                     json!({
                         "address": b.label,
+                        "name": b.host,
                         "weight": b.weight(),
                         "health": health,
                         "effective_share": pool_share * plan.share(i),

@@ -102,8 +102,12 @@ pub struct PoolConf {
     pub slow_start: Duration,
     /// None: passive health only, backends start healthy.
     pub health: Option<HealthConf>,
-    /// Non-empty; addresses unique within the pool; at least one weight > 0.
+    /// Backends given by IP address; with `names`, non-empty; addresses unique within the
+    /// pool; at least one weight > 0 among both.
     pub backends: Vec<BackendConf>,
+    /// Backends given by host name, resolved in the background every `resolve_every`.
+    pub names: Vec<NamedBackend>,
+    pub resolve_every: Duration,
     /// The `Host` sent to this pool's backends (None: the client's).
     pub host_header: Option<String>,
     /// TLS to this pool's backends (None: plain HTTP).
@@ -113,9 +117,10 @@ pub struct PoolConf {
 /// TLS to a pool's backends, with its files read (and checked) when the config was loaded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpstreamTlsConf {
-    /// The name sent as SNI and verified against the certificate. Never empty: Pingora turns
+    /// The name sent as SNI and verified against the certificate (None: each backend's host
+    /// name; validation refuses None when a backend is an IP). Never empty: Pingora turns
     /// every check off for an empty SNI.
-    pub sni: String,
+    pub sni: Option<String>,
     /// Certificate and name verification (false only with `insecure_skip_verify`).
     pub verify: bool,
     /// DER certificates of `ca` (None: the system's roots).
@@ -140,6 +145,15 @@ pub struct HealthConf {
     pub expect_status: Vec<u16>,
     /// Text the body must contain (within its first 64 KiB).
     pub expect_body: Option<String>,
+}
+
+/// A backend given as `HOST:PORT`: every address the name resolves to is an endpoint, the
+/// endpoints sharing `weight`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedBackend {
+    pub host: String,
+    pub port: u16,
+    pub weight: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]

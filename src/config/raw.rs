@@ -159,6 +159,7 @@ pub(super) struct RawPool {
     pub backends: Option<S<Vec<S<RawBackend>>>>,
     pub host_header: Option<S<String>>,
     pub tls: Option<S<RawUpstreamTls>>,
+    pub resolve_every: Option<S<Scalar>>,
 }
 
 #[derive(Debug, Deserialize)]

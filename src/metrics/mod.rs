@@ -38,6 +38,7 @@ pub struct Metrics {
     pub retries: IntCounterVec,
     pub reuse_failures: IntCounterVec,
     pub tls_errors: IntCounterVec,
+    pub dns: IntCounterVec,
     pub reloads: IntCounterVec,
     pub maintenance_active: IntGauge,
     backend_up: IntGaugeVec,
@@ -122,6 +123,12 @@ impl Metrics {
                 "firebreak_retries_total",
                 "Upstream attempts retried on another backend, by pool and reason.",
                 &["pool", "reason"],
+            ),
+            dns: counter(
+                "firebreak_dns_resolutions_total",
+                "Background resolutions of backend host names, by pool and result (success, \
+                 failure: the last known addresses were kept).",
+                &["pool", "result"],
             ),
             tls_errors: counter(
                 "firebreak_upstream_tls_errors_total",

@@ -15,7 +15,13 @@ fn snapshot(backends: &[&str], version: u64, previous: Option<&Snapshot>) -> Sna
         list.join(", ")
     );
     let config = Config::parse(&text, Path::new("test.toml")).expect("valid test config");
-    Snapshot::build(config, previous, version, 0)
+    Snapshot::build(
+        config,
+        previous,
+        version,
+        &crate::resolve::Resolved::default(),
+        0,
+    )
 }
 
 fn refresh(m: &Metrics, snap: &Snapshot) {

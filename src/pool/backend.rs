@@ -14,6 +14,10 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug)]
 pub struct Backend {
     pub addr: SocketAddr,
+    /// The host name this address was resolved from (None: configured as an IP).
+    pub host: Option<String>,
+    /// How many addresses share the weight of its configured backend (1 for an IP).
+    siblings: AtomicU32,
     /// `addr` as text, for labels and status.
     pub label: String,
     weight: AtomicU32,
@@ -32,6 +36,8 @@ impl Backend {
     pub fn new(addr: SocketAddr, weight: u32, actively_checked: bool, now_ns: u64) -> Self {
         Self {
             addr,
+            host: None,
+            siblings: AtomicU32::new(1),
             label: addr.to_string(),
             weight: AtomicU32::new(weight),
             drained: AtomicBool::new(false),
@@ -50,6 +56,22 @@ impl Backend {
 
     pub fn set_weight(&self, w: u32) {
         self.weight.store(w, Relaxed);
+    }
+
+    /// An endpoint of a named backend: `host` it was resolved from, among `siblings` addresses.
+    pub fn with_host(mut self, host: &str) -> Self {
+        self.host = Some(host.to_string());
+        self
+    }
+
+    pub fn set_siblings(&self, n: u32) {
+        self.siblings.store(n.max(1), Relaxed);
+    }
+
+    /// Its part of its configured backend's weight (the weight split over the addresses a
+    /// name resolves to).
+    pub fn share(&self) -> f64 {
+        f64::from(self.weight()) / f64::from(self.siblings.load(Relaxed).max(1))
     }
 
     /// Drained by an operator: takes no new requests, in-flight ones finish.

@@ -26,7 +26,9 @@ use crate::config::PoolConf;
 use crate::latency::{Drained, LatencyWindow};
 use crate::lock::lock;
 use crate::outbound::PeerTemplate;
+use crate::resolve::Resolved;
 use arc_swap::ArcSwap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 /// A pool of backends at one tier.
@@ -50,31 +52,54 @@ pub struct Pool {
 
 impl Pool {
     /// Builds a pool, reusing backends from `previous` (same pool name, same address).
-    /// Its admission gate, latency window and latency memory carry over the same way.
-    pub fn build(conf: PoolConf, limit: LimiterConf, previous: Option<&Pool>, now_ns: u64) -> Pool {
+    /// Its admission gate, latency window and latency memory carry over the same way. The
+    /// endpoints of named backends are their addresses in `resolved`.
+    pub fn build(
+        conf: PoolConf,
+        limit: LimiterConf,
+        previous: Option<&Pool>,
+        resolved: &Resolved,
+        now_ns: u64,
+    ) -> Pool {
         let active = conf.health.is_some();
         let serving_before = previous.is_some_and(|p| p.backends.iter().any(|b| b.health.is_up()));
-        let backends: Vec<Arc<Backend>> = conf
+        let endpoint = |addr: SocketAddr, weight: u32, host: Option<&str>, siblings: usize| {
+            let kept = previous.and_then(|p| {
+                p.backends
+                    .iter()
+                    .find(|b| b.addr == addr && b.host.as_deref() == host)
+            });
+            let b = match kept {
+                Some(b) => b.clone(),
+                None => {
+                    let mut b = Backend::new(addr, weight, active, now_ns);
+                    if let Some(h) = host {
+                        b = b.with_host(h);
+                    }
+                    if serving_before {
+                        // Joining a pool that already serves: ramp from its first pass.
+                        b.health.expect_ramp();
+                    }
+                    Arc::new(b)
+                }
+            };
+            b.set_weight(weight);
+            b.set_siblings(u32::try_from(siblings).unwrap_or(u32::MAX));
+            b
+        };
+        let mut backends: Vec<Arc<Backend>> = conf
             .backends
             .iter()
-            .map(|bc| {
-                let kept = previous.and_then(|p| p.backends.iter().find(|b| b.addr == bc.addr));
-                match kept {
-                    Some(b) => {
-                        b.set_weight(bc.weight);
-                        b.clone()
-                    }
-                    None => {
-                        let b = Backend::new(bc.addr, bc.weight, active, now_ns);
-                        if serving_before {
-                            // Joining a pool that already serves: ramp from its first pass.
-                            b.health.expect_ramp();
-                        }
-                        Arc::new(b)
-                    }
-                }
-            })
+            .map(|bc| endpoint(bc.addr, bc.weight, None, 1))
             .collect();
+        for name in &conf.names {
+            let addrs = resolved.addresses(&conf.name, name);
+            for addr in &addrs {
+                if !backends.iter().any(|b| b.addr == *addr) {
+                    backends.push(endpoint(*addr, name.weight, Some(&name.host), addrs.len()));
+                }
+            }
+        }
         let track = previous.map(|p| lock(&p.track).clone()).unwrap_or_default();
         let pool = Pool {
             peer: PeerTemplate::new(&conf),

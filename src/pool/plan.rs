@@ -133,7 +133,7 @@ pub(super) fn plan_pool(
     let effective: Vec<f64> = backends
         .iter()
         .map(|b| {
-            let w = b.weight() as f64;
+            let w = b.share();
             total += w;
             if w == 0.0 {
                 return 0.0;

@@ -32,7 +32,7 @@ pub fn peer(app: &App, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<Http
         let plan = pool.plan();
         if let Some(bi) = pick(&pool.backends, &plan, &ctx.tried, &mut rng, now) {
             let backend = pool.backends[bi].clone();
-            let peer = pool.peer.peer(backend.addr);
+            let peer = pool.peer.peer(backend.addr, backend.host.as_deref());
             ctx.backend = Some(backend.start());
             ctx.tried.push(backend);
             ctx.pool = Some(pi);

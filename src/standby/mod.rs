@@ -154,6 +154,7 @@ impl Standby {
                 client: me.client.clone(),
                 peer: pool.peer.clone(),
                 addr: pool.backends[bi].addr,
+                host: pool.backends[bi].host.clone(),
             };
             if let Some((code, took)) = shadow::fetch(&to, &host, &path).await {
                 if code < 500 {

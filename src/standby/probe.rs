@@ -65,6 +65,7 @@ pub async fn run_probes(standby: Arc<Standby>, current: impl Fn() -> Arc<Snapsho
             client: standby.client.clone(),
             peer: pool.peer.clone(),
             addr: target.addr,
+            host: target.host.clone(),
         };
         let levels = ramp(
             &to,

@@ -21,13 +21,15 @@ pub struct Target {
     pub client: Arc<Client>,
     pub peer: PeerTemplate,
     pub addr: SocketAddr,
+    /// The host name `addr` was resolved from, if any.
+    pub host: Option<String>,
 }
 
 /// Sends `GET path` and returns the status and the time to the end of the answer.
 pub async fn fetch(to: &Target, host: &str, path: &str) -> Option<(u16, Duration)> {
     let t = Instant::now();
     let host = to.peer.host_header().unwrap_or(host);
-    let peer = to.peer.peer(to.addr);
+    let peer = to.peer.peer(to.addr, to.host.as_deref());
     let headers = [
         ("User-Agent", "firebreak-shadow"),
         ("X-Firebreak-Shadow", "1"),

@@ -94,7 +94,7 @@ impl Origin {
     }
 
     /// Starts an origin on a chosen address (binding is retried for up to 2 s).
-    fn start_on(addr: SocketAddr, name: &str, behaviour: Behaviour) -> Origin {
+    pub fn start_on(addr: SocketAddr, name: &str, behaviour: Behaviour) -> Origin {
         let listener = bind_retry(addr);
         let shared = Arc::new(Shared {
             name: name.to_string(),

@@ -76,16 +76,26 @@ impl Proxy {
 
     /// Like `start`, with extra environment variables (e.g. the admin token variable).
     pub fn start_with_env(config_toml: &str, env: &[(&str, &str)]) -> Proxy {
-        Proxy::try_start(config_toml, env).unwrap_or_else(|e| panic!("{e}"))
+        Proxy::try_start(config_toml, env, &[]).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like `start`, run through `prefix` (a command that ends by exec'ing its arguments, such
+    /// as `unshare`), so the proxy's process is the one the prefix becomes.
+    pub fn start_via(config_toml: &str, prefix: &[&str]) -> Proxy {
+        Proxy::try_start(config_toml, &[], prefix).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Like `start_with_env`, but returns the failure (with the captured stderr) instead.
     /// A start that fails because a chosen port was taken meanwhile is retried with new ports.
-    fn try_start(config_toml: &str, env: &[(&str, &str)]) -> Result<Proxy, String> {
+    fn try_start(
+        config_toml: &str,
+        env: &[(&str, &str)],
+        prefix: &[&str],
+    ) -> Result<Proxy, String> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Proxy::spawn_once(config_toml, env) {
+            match Proxy::spawn_once(config_toml, env, prefix) {
                 Err(e) if attempt < 3 && (e.contains("in use") || e.contains("clashes")) => {
                     continue
                 }
@@ -94,7 +104,11 @@ impl Proxy {
         }
     }
 
-    fn spawn_once(config_toml: &str, env: &[(&str, &str)]) -> Result<Proxy, String> {
+    fn spawn_once(
+        config_toml: &str,
+        env: &[(&str, &str)],
+        prefix: &[&str],
+    ) -> Result<Proxy, String> {
         // Two ports free at the same time: hold the first while asking for the second, or the
         // kernel may hand out the same port twice.
         let (http, admin) = {
@@ -110,7 +124,15 @@ impl Proxy {
         std::fs::write(&config, substitute(config_toml, http, admin)).expect("write config");
         let out = std::fs::File::create(dir.join("stdout.log")).expect("create stdout.log");
         let err = std::fs::File::create(dir.join("stderr.log")).expect("create stderr.log");
-        let child = Command::new(bin_path())
+        let mut command = match prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin_path());
+                c
+            }
+            None => Command::new(bin_path()),
+        };
+        let child = command
             .arg("run")
             .arg("--config")
             .arg(&config)

@@ -163,6 +163,8 @@ fn spec_example_parses_to_expected_values() {
         slow_start: secs(10),
         health: Some(health.clone()),
         backends: vec![backend("10.0.1.10:8080", 3), backend("10.0.1.11:8080", 1)],
+        names: vec![],
+        resolve_every: secs(30),
         host_header: None,
         tls: None,
     };

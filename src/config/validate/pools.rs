@@ -7,7 +7,7 @@
 //! again downstream.
 
 use super::super::raw::{RawBackend, RawHealth, RawPool, S};
-use super::super::{BackendConf, HealthConf, PoolConf, Spill};
+use super::super::{BackendConf, HealthConf, NamedBackend, PoolConf, Spill};
 use super::{upstream, Checker};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -122,7 +122,10 @@ fn pool(cx: &mut Checker, p: &RawPool, span: Range<usize>, label: &str) -> Optio
     };
     let backends = backends(cx, p.backends.as_ref(), span, label);
     let host_header = upstream::host_header(cx, p.host_header.as_ref());
-    let tls = upstream::tls(cx, p.tls.as_ref(), backends.as_deref(), label);
+    let ips = backends.as_ref().map(|(ips, _)| ips.as_slice());
+    let tls = upstream::tls(cx, p.tls.as_ref(), ips, label);
+    let resolve_every = upstream::resolve_every(cx, p.resolve_every.as_ref());
+    let (backends, names) = backends?;
     Some(PoolConf {
         name: String::new(),
         tier: u32::try_from(tier?).ok()?,
@@ -132,7 +135,9 @@ fn pool(cx: &mut Checker, p: &RawPool, span: Range<usize>, label: &str) -> Optio
         idle_timeout: idle?,
         slow_start: slow_start?,
         health: health?,
-        backends: backends?,
+        backends,
+        names,
+        resolve_every: resolve_every?,
         host_header: host_header?,
         tls: tls?,
     })
@@ -203,8 +208,9 @@ fn backends(
     raw: Option<&S<Vec<S<RawBackend>>>>,
     pool_span: Range<usize>,
     label: &str,
-) -> Option<Vec<BackendConf>> {
+) -> Option<(Vec<BackendConf>, Vec<NamedBackend>)> {
     let list = raw.map_or(&[][..], |v| v.get_ref().as_slice());
+    let mut names: Vec<NamedBackend> = Vec::new();
     if list.is_empty() {
         let span = raw.map_or(pool_span, |v| v.span());
         cx.error(span, format!("pool {label:?} has no backends"));
@@ -225,6 +231,19 @@ fn backends(
             1,
             0..=MAX_WEIGHT,
         );
+        if let Some((host, port)) = upstream::host_port(addr_v.get_ref()) {
+            let weight = weight.and_then(|w| u32::try_from(w).ok());
+            if names.iter().any(|n| n.host == host && n.port == port) {
+                let msg = format!("duplicate backend {host}:{port} in pool {label:?}");
+                cx.error(addr_v.span(), msg);
+                valid = false;
+            } else if let Some(weight) = weight {
+                names.push(NamedBackend { host, port, weight });
+            } else {
+                valid = false;
+            }
+            continue;
+        }
         let Some(addr) = cx.socket_addr(addr_v, "pool.backends.addr") else {
             valid = false;
             continue;
@@ -250,7 +269,11 @@ fn backends(
             None => valid = false,
         }
     }
-    if valid && out.iter().all(|b| b.weight == 0) {
+    let weights = out
+        .iter()
+        .map(|b| b.weight)
+        .chain(names.iter().map(|n| n.weight));
+    if valid && weights.clone().all(|w| w == 0) {
         let span = raw.map_or(pool_span, |v| v.span());
         cx.error(
             span,
@@ -258,5 +281,5 @@ fn backends(
         );
         return None;
     }
-    valid.then_some(out)
+    valid.then_some((out, names))
 }

@@ -43,15 +43,15 @@ pub(super) fn tls(
         }
         Some(v) => Some(v.get_ref().to_ascii_lowercase()),
         None => {
-            // Every backend is an IP address today: it has no name to send or verify.
+            // An IP backend has no name to send or verify; a named one sends its own.
             if backends.is_some_and(|b| !b.is_empty()) {
                 let msg = format!(
                     "pool {label:?} has tls and IP backends but no tls.sni: set the name the \
                      backends' certificate is for (without it nothing would be verified)"
                 );
                 cx.error(raw.span(), msg);
+                ok = false;
             }
-            ok = false;
             None
         }
     };
@@ -127,7 +127,7 @@ pub(super) fn tls(
         return None;
     }
     Some(Some(UpstreamTlsConf {
-        sni: sni?,
+        sni,
         verify,
         ca,
         client,
@@ -202,9 +202,37 @@ pub(super) fn health_extras(
     ok.then_some((host, statuses, body))
 }
 
+/// `HOST:PORT` with a DNS name (not an IP) and a port above 0.
+pub(super) fn host_port(s: &str) -> Option<(String, u16)> {
+    let (host, port) = s.trim().rsplit_once(':')?;
+    let port = port.parse::<u16>().ok().filter(|p| *p > 0)?;
+    valid_dns_name(host).then(|| (host.to_ascii_lowercase(), port))
+}
+
+/// `pool.resolve_every`: 1 s to 1 h (default 30 s).
+pub(super) fn resolve_every(
+    cx: &mut Checker,
+    v: Option<&S<super::super::raw::Scalar>>,
+) -> Option<std::time::Duration> {
+    let d = cx.positive_duration(v, "pool.resolve_every", "30s")?;
+    if !(std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(3600)).contains(&d) {
+        let span = v.map_or(0..0, |v| v.span());
+        cx.error(
+            span,
+            format!("pool.resolve_every must be between 1s and 1h, not {d:?}"),
+        );
+        return None;
+    }
+    Some(d)
+}
+
 /// A DNS name (RFC 1123 labels, at most 253 characters) — what SNI carries; not an IP.
 pub(super) fn valid_dns_name(s: &str) -> bool {
+    // The top label is never all digits (RFC 1123 §2.1), so `10.0.0.300` is a broken IP, not
+    // a name.
+    let top = s.trim_end_matches('.').rsplit('.').next().unwrap_or("");
     s.len() <= 253
+        && !top.chars().all(|c| c.is_ascii_digit())
         && s.parse::<std::net::IpAddr>().is_err()
         && s.trim_end_matches('.').split('.').all(|l| {
             !l.is_empty()
