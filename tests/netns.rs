@@ -9,8 +9,12 @@
 //! guarantees that no packet for the test subnet ever leaves by the default route. Everything is
 //! removed on exit by a Drop guard, also on panic; namespaces left by a killed run are swept.
 //!
-//! Without root, or where network namespaces cannot be made, the test prints a loud SKIPPED
-//! line and returns.
+//! The second test does the same with the primary site reached over TLS by host name (verified
+//! against a test CA, the name resolved through `/etc/hosts` of a private mount namespace the
+//! proxy runs in): the failover must not depend on how the site is reached.
+//!
+//! Without root, or where network namespaces cannot be made, the tests print a loud SKIPPED
+//! line and return.
 
 pub mod support;
 
@@ -18,13 +22,18 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::conf::two_tier_at;
 use support::load::sequential_gets;
+use support::proxy::scratch_dir;
 use support::pyorigin::PyOrigin;
+use support::tls_origin::TestCa;
 use support::tools::{loud, require, which, IP, PYTHON3};
 use support::{get_timeout, wait_until, Behaviour, Origin, Proxy};
 
 const PREFIX: &str = "fbtest";
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
 const READ_TIMEOUT: Duration = Duration::from_secs(3);
+/// The tests of this file share the subnet choice and measure latency: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Scheduling slack on a busy 2-core machine.
 const SLACK: Duration = Duration::from_millis(700);
 
@@ -161,6 +170,7 @@ fn sweep_stale() {
 
 #[test]
 fn a_primary_whose_packets_vanish_is_replaced_by_the_standby_within_the_timeouts() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // Without root nothing here can run, whatever is installed.
     if root() && require(IP).is_none() {
         return;
@@ -195,6 +205,14 @@ fn a_primary_whose_packets_vanish_is_replaced_by_the_standby_within_the_timeouts
         assert_eq!((r.status, r.header("x-origin")), (200, Some("dark")));
     }
 
+    expect_failover(&ns, &p, dark.addr());
+    assert!(p.is_running(), "the proxy died");
+}
+
+/// Takes the namespace's link down and checks what clients see: every GET served by the
+/// standby (a 502/504 only in the first 3 s), none waiting past the timeouts, and the dark
+/// primary shown down.
+fn expect_failover(ns: &Netns, p: &Proxy, dark: std::net::SocketAddr) {
     let t0 = Instant::now();
     ns.go_dark();
     let run = sequential_gets(p.http_addr(), t0, Duration::from_secs(8), || {});
@@ -220,7 +238,7 @@ fn a_primary_whose_packets_vanish_is_replaced_by_the_standby_within_the_timeouts
     let samples: Vec<Duration> = run.iter().map(|s| s.latency).collect();
     let max = samples.iter().max().copied().unwrap_or_default();
     let slow = samples.iter().filter(|l| **l > CONNECT_TIMEOUT).count();
-    let health = p.backend_health(dark.addr());
+    let health = p.backend_health(dark);
     eprintln!(
         "netns: {} GETs after the link went down, max latency {max:?} (bound {:?} + {SLACK:?}), \
          {slow} slower than connect_timeout; primary now {health:?}",
@@ -238,8 +256,81 @@ fn a_primary_whose_packets_vanish_is_replaced_by_the_standby_within_the_timeouts
         "the dark primary is not shown down: {health:?}"
     );
     // The packets really vanish: a connect times out rather than being refused.
-    let direct = std::net::TcpStream::connect_timeout(&dark.addr(), Duration::from_millis(500));
+    let direct = std::net::TcpStream::connect_timeout(&dark, Duration::from_millis(500));
     let kind = direct.as_ref().map_err(|e| e.kind()).err();
     assert_eq!(kind, Some(std::io::ErrorKind::TimedOut), "{direct:?}");
-    assert!(p.is_running(), "the proxy died");
 }
+
+#[test]
+fn a_site_reached_over_tls_by_name_whose_link_goes_down_fails_over_the_same_way() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if root() && require(IP).is_none() {
+        return;
+    }
+    let ns = match Netns::create() {
+        Ok(ns) => ns,
+        Err(why) => {
+            loud(&format!(
+                "SKIPPED (needs root and ip netns): {why}. the TLS netns test did NOT run"
+            ));
+            return;
+        }
+    };
+    let (Some(py), Some(unshare)) = (require(PYTHON3), which("unshare")) else {
+        return;
+    };
+    // The primary site: HTTPS in its namespace, certificate for its name from a test CA.
+    let dir = scratch_dir("netns-tls");
+    let ca = TestCa::new(&dir, "site");
+    let leaf = ca.leaf("primary", &[SITE], false);
+    let ip_cmd = which("ip").expect("ip").display().to_string();
+    let prefix = [ip_cmd.as_str(), "netns", "exec", &ns.name];
+    let site = (ns.ns_ip.as_str(), 8443, "dark");
+    let dark = PyOrigin::start_tls(&py, &prefix, site, &leaf.cert, &leaf.key);
+    // The proxy resolves the name through /etc/hosts of a private mount namespace.
+    let hosts = dir.join("hosts");
+    std::fs::write(
+        &hosts,
+        format!("127.0.0.1 localhost\n{} {SITE}\n", ns.ns_ip),
+    )
+    .unwrap();
+    let standby = Origin::start("standby", Behaviour::Normal);
+    let placeholder = std::net::SocketAddr::from(([127, 0, 0, 9], 8443));
+    let tls = format!("tls = {{ ca = \"{}\" }}", ca.pem().display());
+    let cfg = two_tier_at(&[(placeholder, 1)], &[standby.addr()], "", "")
+        .replacen(
+            "slow_start = \"0s\"",
+            &format!("slow_start = \"0s\"\n{tls}"),
+            1,
+        )
+        .replace(&placeholder.to_string(), &format!("{SITE}:8443"));
+    let script = format!(
+        "mount --bind {} /etc/hosts && exec \"$0\" \"$@\"",
+        hosts.display()
+    );
+    let unshare = unshare.display().to_string();
+    let mount = [
+        unshare.as_str(),
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+    ];
+    let p = Proxy::start_via(&cfg, &mount);
+    let up = || p.backend_health(dark.addr()).as_deref() == Some("up");
+    assert!(
+        wait_until(Duration::from_secs(5), up),
+        "{:?}",
+        p.backend(dark.addr())
+    );
+    for i in 0..20 {
+        let r = get_timeout(p.http_addr(), &format!("/warm/{i}"), SLACK * 5).unwrap();
+        assert_eq!((r.status, r.header("x-origin")), (200, Some("dark")));
+    }
+    expect_failover(&ns, &p, dark.addr());
+}
+
+/// The primary site's host name in the TLS test.
+const SITE: &str = "primary.site.test";

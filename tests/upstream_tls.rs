@@ -208,3 +208,39 @@ fn check_refuses_tls_that_would_verify_nothing_or_cannot_load() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("not verified"));
 }
+
+#[test]
+fn a_reload_with_a_new_ca_is_used_for_the_next_handshakes() {
+    let dir = scratch_dir("tls-reload");
+    let old = TestCa::new(&dir, "old");
+    let new = TestCa::new(&dir, "new");
+    let s = Origin::start("standby", Behaviour::Normal);
+    // The backend's certificate is from the new CA; the proxy starts trusting the old one.
+    let front = TlsOrigin::start(&s, &new.leaf("backend", &["backend.test"], false), None);
+    let dead = free_addr();
+    let cfg = |ca: &TestCa| {
+        let tls = format!(
+            "tls = {{ ca = \"{}\", sni = \"backend.test\" }}",
+            path(&ca.pem())
+        );
+        conf::two_tier_at(&[(dead, 1)], &[front.addr()], &tls, "")
+    };
+    let p = Proxy::start(&cfg(&old));
+    let down = wait_until(Duration::from_secs(5), || {
+        p.backend(front.addr())
+            .is_some_and(|b| b["problem"] == "tls: unknown_ca")
+    });
+    assert!(down, "{:?}", p.backend(front.addr()));
+    let version = p.config_version();
+    p.rewrite_config(&cfg(&new)); // the file watcher reloads it
+    let reloaded = wait_until(Duration::from_secs(5), || p.config_version() > version);
+    let status = p
+        .admin_get("/status")
+        .map(|r| r.json()["last_reload"].clone());
+    assert!(reloaded, "not reloaded: {status:?}");
+    let up = wait_until(Duration::from_secs(5), || {
+        p.backend(front.addr()).is_some_and(|b| b["health"] == "up")
+    });
+    assert!(up, "{:?}", p.backend(front.addr()));
+    assert_eq!(get(p.http_addr(), "/after-reload").unwrap().status, 200);
+}

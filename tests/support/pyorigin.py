@@ -1,12 +1,15 @@
 """A minimal HTTP/1.1 origin in a separate process, for tests that need a real process to
 freeze (SIGSTOP) or to run inside a network namespace.
 
-Usage: pyorigin.py HOST PORT NAME. Prints the bound port on its first stdout line, then serves
-every path with 200: `/health` answers `ok`, anything else `{"origin": NAME, "path": PATH}`
-with an `X-Origin: NAME` header, like the harness origin in origin.rs.
+Usage: pyorigin.py HOST PORT NAME [CERT KEY]. Prints the bound port on its first stdout line,
+then serves every path with 200: `/health` answers `ok`, anything else
+`{"origin": NAME, "path": PATH}` with an `X-Origin: NAME` header, like the harness origin in
+origin.rs. With CERT and KEY (PEM files) it speaks HTTPS (each handshake in its connection's
+thread).
 """
 
 import json
+import ssl
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -54,6 +57,11 @@ def main():
     ThreadingHTTPServer.handle_error = lambda self, request, address: None
     ThreadingHTTPServer.request_queue_size = 256
     server = ThreadingHTTPServer((host, port), Handler)
+    if len(sys.argv) >= 6:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True,
+                                        do_handshake_on_connect=False)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 

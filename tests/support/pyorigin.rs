@@ -17,6 +17,27 @@ pub struct PyOrigin {
 impl PyOrigin {
     /// Starts it on `host:port` (port 0 = any) and waits for the port it printed.
     pub fn start(python: &Path, prefix: &[&str], host: &str, port: u16, name: &str) -> PyOrigin {
+        PyOrigin::start_with(python, prefix, &[host, &port.to_string(), name])
+    }
+
+    /// Like `start`, speaking HTTPS with the PEM certificate chain and key.
+    pub fn start_tls(
+        python: &Path,
+        prefix: &[&str],
+        (host, port, name): (&str, u16, &str),
+        cert: &Path,
+        key: &Path,
+    ) -> PyOrigin {
+        let (cert, key) = (cert.display().to_string(), key.display().to_string());
+        PyOrigin::start_with(
+            python,
+            prefix,
+            &[host, &port.to_string(), name, &cert, &key],
+        )
+    }
+
+    fn start_with(python: &Path, prefix: &[&str], args: &[&str]) -> PyOrigin {
+        let (host, name) = (args[0], args[2]);
         let mut cmd = match prefix.split_first() {
             Some((first, rest)) => {
                 let mut c = Command::new(first);
@@ -27,7 +48,7 @@ impl PyOrigin {
         };
         let mut child = cmd
             .arg(super::support_file("pyorigin.py"))
-            .args([host, &port.to_string(), name])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()

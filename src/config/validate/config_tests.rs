@@ -350,6 +350,11 @@ fn shipped_configs_are_valid() {
     assert_eq!(prod.routes[3].on_standby, OnStandby::Refuse);
     let tenant = ClientKey::Header("X-Tenant-Id".into());
     assert_eq!(prod.admission.client_key, tenant);
+    // The shipped standby is at another site: by name, over verified TLS, its own Host.
+    let standby = &prod.pools[1];
+    assert_eq!(standby.names.len(), 1);
+    assert!(standby.tls.as_ref().is_some_and(|t| t.verify));
+    assert!(standby.host_header.is_some());
 }
 
 #[test]
