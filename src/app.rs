@@ -28,6 +28,8 @@ pub struct App {
     pub standby: Arc<crate::standby::Standby>,
     /// Per-client in-flight counts for fairness while shedding.
     pub tenants: Arc<Tenants>,
+    /// Affinity keys held on a higher tier (kept across reloads).
+    pub holds: crate::affinity::Holds,
     /// Wakes the planner at once (a backend was ejected or flipped health).
     pub replan: Notify,
     /// Requests in flight in this process (for draining on shutdown).
@@ -42,6 +44,7 @@ impl App {
             metrics: Metrics::new(),
             retry_budget: RetryBudget::default(),
             tenants: Arc::new(Tenants::default()),
+            holds: Default::default(),
             standby: Arc::default(),
             certs: Default::default(),
             replan: Notify::new(),

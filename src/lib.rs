@@ -18,6 +18,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod affinity;
 pub mod app;
 pub mod background;
 pub mod certs;

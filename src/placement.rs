@@ -5,7 +5,10 @@
 //! turns that into decisions for one request, at four points of the request path:
 //!
 //! 1. **Draw** ([`Placement::draw`]), right after routing: a tier by the plan's shares, then a
-//!    pool within it by its capacity. Affinity and failback will decide here.
+//!    pool within it by its capacity. With affinity ([`Placement::draw_keyed`]) the tier is
+//!    the one whose share band holds the request's key, or the higher tier the key is held on
+//!    ([`crate::affinity`]); such a request then stays on its tier for spill and retries
+//!    unless that tier cannot serve at all.
 //! 2. **Spill** ([`Placement::spill`]), when the drawn pool's admission gate is full: the pools
 //!    that may take the request at once instead of making it wait or be shed. Every other pool
 //!    the plan lets serve is asked, lower tiers first: a weak standby that is full sends the
@@ -27,6 +30,7 @@
 //! (`placement_tests.rs`).
 
 use crate::admission::gate::Gate;
+use crate::affinity::{positions, Holds};
 use crate::config::{OnStandby, RouteConf, Spill};
 use crate::pool::Backend;
 use crate::reload::Snapshot;
@@ -38,6 +42,16 @@ use std::sync::Arc;
 pub struct Placement<'a> {
     snap: &'a Snapshot,
     plan: arc_swap::Guard<Arc<TierPlan>>,
+    /// The request has an affinity key: it leaves its tier only when that tier cannot serve.
+    keyed: bool,
+}
+
+/// A request's affinity key and where keys are held ([`crate::affinity`]).
+#[derive(Clone, Copy)]
+pub struct Keyed<'h> {
+    pub key: u64,
+    pub holds: &'h Holds,
+    pub hold_ns: u64,
 }
 
 /// What placement concluded once a request was admitted.
@@ -55,7 +69,15 @@ impl<'a> Placement<'a> {
         Placement {
             snap,
             plan: snap.tiers(),
+            keyed: false,
         }
+    }
+
+    /// Placement for a request with an affinity key: spill, retries and the drill move it to
+    /// another tier only when its own tier cannot serve it at all.
+    pub fn keyed(mut self, keyed: bool) -> Self {
+        self.keyed = keyed;
+        self
     }
 
     /// The tier plan this placement decides by.
@@ -76,10 +98,35 @@ impl<'a> Placement<'a> {
         self.plan.draw(rng).ok_or(Reason::NoTierCanServe)
     }
 
+    /// The first pool for a request with an affinity key: the tier whose band holds the key's
+    /// position, unless the key is held on a higher tier that can still serve it. A key placed
+    /// on a tier above the primary is (re)held there.
+    pub fn draw_keyed(&self, k: Keyed, now_ns: u64) -> Result<usize, Reason> {
+        let (u, v) = positions(k.key);
+        let drawn = self.plan.draw_at(u, v).ok_or(Reason::NoTierCanServe)?;
+        let tier = self.tier(drawn);
+        let held = k.holds.get(k.key, now_ns, k.hold_ns).filter(|&t| t > tier);
+        if let Some(pool) = held.and_then(|t| self.plan.pool_in(t, v)) {
+            k.holds.hold(k.key, self.tier(pool), now_ns);
+            return Ok(pool);
+        }
+        if Some(tier) != self.plan.primary() {
+            k.holds.hold(k.key, tier, now_ns);
+        }
+        Ok(drawn)
+    }
+
     /// Pools that may admit the request at once when `drawn` is full, in the order to ask them.
     /// `drill`: a drill is running.
     pub fn spill(&self, drawn: usize, drill: bool) -> Vec<(usize, Arc<Gate>)> {
         let tier = self.tier(drawn);
+        if self.keyed {
+            // A keyed request is shed on its own tier rather than moved off it.
+            return (0..self.snap.pools.len())
+                .filter(|&i| i != drawn && self.tier(i) == tier && self.plan.eligible(i))
+                .map(|i| (i, self.snap.pools[i].gate.clone()))
+                .collect();
+        }
         let below = |i: usize| self.tier(i) < tier && (drill || self.plan.eligible(i));
         let above = |i: usize| {
             let p = &self.snap.pools[i];
@@ -173,6 +220,14 @@ impl<'a> Placement<'a> {
                 || pools[i].conf.spill == Spill::Gradual
                 || self.lower_tiers_down(pools[i].tier(), now_ns)
         });
+        if self.keyed {
+            // Its own tier while any of it can serve; the others only once none can.
+            let own = pools[current].tier();
+            let own_serves = pools
+                .iter()
+                .any(|p| p.tier() == own && p.has_available(now_ns));
+            order.retain(|&i| pools[i].tier() == own || !own_serves);
+        }
         order
     }
 

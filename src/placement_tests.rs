@@ -249,3 +249,52 @@ fn a_dead_primary_is_no_way_down_except_for_a_drill() {
         "a drill asks it anyway (its gate and backends decide)"
     );
 }
+
+#[test]
+fn a_keyed_request_keeps_its_tier_and_its_hold() {
+    let holds = Holds::default();
+    let key = |i: u64| crate::affinity::positions(i).0.to_bits() ^ i; // any spread of keys
+    let keyed = |k: u64| Keyed {
+        key: k,
+        holds: &holds,
+        hold_ns: 1_000 * MS,
+    };
+    // The primary is dead: every key goes to the standby, and is held there.
+    let snap = two_tiers("gradual");
+    kill(&snap, PRIMARY, 10 * MS);
+    let p = Placement::new(&snap).keyed(true);
+    for i in 0..100 {
+        assert_eq!(p.draw_keyed(keyed(key(i)), 20 * MS), Ok(STANDBY));
+    }
+    assert_eq!(holds.len(), 100);
+    // The primary is back (a fresh plan gives it everything): held keys stay on the standby
+    // within `hold`, a new key goes to the primary, and past `hold` the held ones return.
+    let healthy = two_tiers("gradual");
+    let p = Placement::new(&healthy).keyed(true);
+    assert_eq!(p.draw_keyed(keyed(key(7)), 500 * MS), Ok(STANDBY));
+    assert_eq!(p.draw_keyed(keyed(key(1_000)), 500 * MS), Ok(PRIMARY));
+    assert_eq!(p.draw_keyed(keyed(key(8)), 1_100 * MS), Ok(PRIMARY));
+    // Refreshed by its use at 500 ms, key 7 is held until 1 500 ms.
+    assert_eq!(p.draw_keyed(keyed(key(7)), 1_400 * MS), Ok(STANDBY));
+}
+
+#[test]
+fn a_keyed_request_leaves_its_tier_only_when_the_tier_cannot_serve() {
+    let snap = two_tiers("gradual");
+    let keyed = Placement::new(&snap).keyed(true);
+    // A full primary does not spill a keyed request to the standby: it is shed on its tier.
+    assert!(pools(keyed.spill(PRIMARY, false)).is_empty());
+    assert_eq!(
+        pools(Placement::new(&snap).spill(PRIMARY, false)),
+        vec![STANDBY]
+    );
+    // A retry stays on the primary while it has a live backend...
+    let orders = route(&snap, "orders");
+    let tries: Vec<usize> = keyed.attempts(PRIMARY, orders, MS).collect();
+    assert_eq!(tries, vec![PRIMARY]);
+    // ...and may go to the standby once none is left.
+    kill(&snap, PRIMARY, 10 * MS);
+    let keyed = Placement::new(&snap).keyed(true);
+    let tries: Vec<usize> = keyed.attempts(PRIMARY, orders, 20 * MS).collect();
+    assert_eq!(tries, vec![PRIMARY, STANDBY]);
+}

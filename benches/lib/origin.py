@@ -12,16 +12,28 @@ random 0..`--jitter-ms` milliseconds, then answered `{"origin": NAME, "path": PA
                 worker pool (a request whose client has gone is still served, as a real
                 server would): capacity = N / service time, e.g. 2 x 20 ms = 100 req/s.
                 0 (the default): no limit, every request is served at once.
+  --sync        model a pre-fork synchronous app server (gunicorn sync workers, PHP-FPM)
+                instead of an async one. Without it a request takes a slot only once its
+                body has been read whole; with it a request takes its slot as soon as its
+                head has arrived and holds it while its body is read, while it is served and
+                until it is answered, so a client trickling its body holds a worker for as
+                long as it trickles, as it would in such a server (the FIFO queue before the
+                slots is then the listen backlog of a pre-fork server). Needs --workers > 0.
   --log FILE    a POST or PUT appends `<name> <id>` to FILE (the `id` field of its JSON body,
                 else the whole body) with one O_APPEND write *before* it is answered, and is
                 answered `{"origin": NAME, "applied": ID}`. A SIGKILL between the write and
                 the answer still leaves the write recorded, as a database commit would be;
                 every incarnation started on the same port appends to the same FILE.
 
+`GET /__stats` answers `{"busy": N, "max_busy": M, "served": S, "queued": Q}` at once, without
+taking a slot: N requests hold a slot (or, with --workers 0, are being served) now, M at most
+so far, S requests served, Q waiting for a slot (benches/slow samples it).
+
 Nothing is printed per request; on SIGTERM/SIGINT one summary line goes to stderr.
 
     python3 origin.py --port 9001 --workers 2 --service-ms 20 --name standby     # benches/july
     python3 origin.py --port 9001 --jitter-ms 4 --name p1 --log applied.log       # the soak
+    python3 origin.py --port 9001 --workers 2 --service-ms 20 --sync              # benches/slow
 
 A Python origin answers some thousands of requests a second: the whole-proxy benchmark
 (benches/proxy), which must never be limited by its origin, uses `nginx_conf()` below instead.
@@ -39,26 +51,59 @@ MAX_HEAD = 64 * 1024
 
 
 class Origin:
-    def __init__(self, name, workers, service_s, jitter_s, log_fd):
+    def __init__(self, name, workers, service_s, jitter_s, log_fd, sync=False):
         self.name = name
         self.sem = asyncio.Semaphore(workers) if workers > 0 else None
         self.service_s, self.jitter_s, self.log_fd = service_s, jitter_s, log_fd
+        self.sync = sync
         self.rng = random.Random()
         self.served = 0
         self.queued = 0
         self.max_queued = 0
+        self.busy = 0
+        self.max_busy = 0
+
+    async def acquire(self):
+        """Takes a slot (waiting FIFO for one); counts it busy."""
+        if self.sem is not None:
+            self.queued += 1
+            self.max_queued = max(self.max_queued, self.queued)
+            try:
+                await self.sem.acquire()
+            finally:
+                self.queued -= 1
+        self.busy += 1
+        self.max_busy = max(self.max_busy, self.busy)
+
+    def release(self):
+        self.busy -= 1
+        if self.sem is not None:
+            self.sem.release()
 
     async def serve(self):
+        """The service time. Without --sync the slot is taken and given back around it; with
+        --sync the caller holds the slot already."""
         delay = self.service_s + (self.rng.random() * self.jitter_s if self.jitter_s else 0.0)
-        if self.sem is None:
-            if delay > 0:
-                await asyncio.sleep(delay)
-            return
-        self.queued += 1
-        self.max_queued = max(self.max_queued, self.queued)
-        async with self.sem:
-            self.queued -= 1
+        if self.sync:
             await asyncio.sleep(delay)
+            return
+        if self.sem is None:
+            self.busy += 1
+            self.max_busy = max(self.max_busy, self.busy)
+            try:
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            finally:
+                self.busy -= 1
+            return
+        await self.acquire()
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self.release()
+
+    def stats(self):
+        return {"busy": self.busy, "max_busy": self.max_busy, "served": self.served, "queued": self.queued}
 
     def apply(self, body):
         """The write of a POST/PUT: its id, appended to the log before the answer."""
@@ -89,25 +134,35 @@ class Origin:
                         k, _, v = ln.partition(":")
                         headers[k.strip().lower()] = v.strip()
                 length = int(headers.get("content-length", "0") or 0)
-                body = await reader.readexactly(length) if length else b""
-                conn = headers.get("connection", "").lower()
-                keep = (version == "HTTP/1.1" and "close" not in conn) or (
-                    version == "HTTP/1.0" and "keep-alive" in conn)
                 path = target.split("?", 1)[0]
-                if path == "/health":
-                    ctype, data = "text/plain", b"ok\n"
-                else:
-                    await self.serve()
-                    self.served += 1
-                    answer = {"origin": self.name, "path": target}
-                    if self.log_fd >= 0 and method in ("POST", "PUT"):
-                        answer = {"origin": self.name, "applied": self.apply(body)}
-                    ctype, data = "application/json", json.dumps(answer).encode()
-                writer.write((
-                    "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\nX-Origin: %s\r\n%s\r\n"
-                    % (ctype, len(data), self.name, "" if keep else "Connection: close\r\n")
-                ).encode() + (b"" if method == "HEAD" else data))
-                await writer.drain()
+                # --sync: a worker takes the request when its head is in, before its body.
+                held = self.sync and path not in ("/health", "/__stats")
+                if held:
+                    await self.acquire()
+                try:
+                    body = await reader.readexactly(length) if length else b""
+                    conn = headers.get("connection", "").lower()
+                    keep = (version == "HTTP/1.1" and "close" not in conn) or (
+                        version == "HTTP/1.0" and "keep-alive" in conn)
+                    if path == "/health":
+                        ctype, data = "text/plain", b"ok\n"
+                    elif path == "/__stats":
+                        ctype, data = "application/json", json.dumps(self.stats()).encode()
+                    else:
+                        await self.serve()
+                        self.served += 1
+                        answer = {"origin": self.name, "path": target}
+                        if self.log_fd >= 0 and method in ("POST", "PUT"):
+                            answer = {"origin": self.name, "applied": self.apply(body)}
+                        ctype, data = "application/json", json.dumps(answer).encode()
+                    writer.write((
+                        "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\nX-Origin: %s\r\n%s\r\n"
+                        % (ctype, len(data), self.name, "" if keep else "Connection: close\r\n")
+                    ).encode() + (b"" if method == "HEAD" else data))
+                    await writer.drain()
+                finally:
+                    if held:
+                        self.release()
                 if not keep:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -128,11 +183,15 @@ async def main():
     ap.add_argument("--service-ms", type=float, default=0.0, help="fixed service time")
     ap.add_argument("--jitter-ms", type=float, default=0.0, help="plus a uniform random 0..this")
     ap.add_argument("--log", help="append-only log of applied write ids (POST/PUT)")
+    ap.add_argument("--sync", action="store_true",
+                    help="a pre-fork sync server: the slot is taken when the head is in, held while the body is read")
     a = ap.parse_args()
+    if a.sync and a.workers <= 0:
+        sys.exit("origin.py: --sync needs --workers > 0")
     if a.host not in ("127.0.0.1", "localhost", "::1"):
         sys.exit("origin.py: the benches listen on loopback only, not %s" % a.host)
     log_fd = os.open(a.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644) if a.log else -1
-    origin = Origin(a.name, a.workers, a.service_ms / 1000.0, a.jitter_ms / 1000.0, log_fd)
+    origin = Origin(a.name, a.workers, a.service_ms / 1000.0, a.jitter_ms / 1000.0, log_fd, a.sync)
     await asyncio.start_server(origin.handle, a.host, a.port, backlog=4096, limit=MAX_HEAD,
                                reuse_address=True)
     stop = asyncio.Event()
@@ -140,7 +199,8 @@ async def main():
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    print("origin %s: served %d, max queued %d" % (a.name, origin.served, origin.max_queued),
+    print("origin %s: served %d, max queued %d, max busy %d"
+          % (a.name, origin.served, origin.max_queued, origin.max_busy),
           file=sys.stderr, flush=True)
     # Exit at once: queued requests are abandoned, as when a real server is stopped.
     os._exit(0)

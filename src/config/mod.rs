@@ -36,8 +36,29 @@ pub struct Config {
     pub admission: AdmissionConf,
     pub standby: StandbyConf,
     pub clients: ClientsConf,
+    /// Session affinity (table `[affinity]`); None: the tier of each request is drawn at random.
+    pub affinity: Option<AffinityConf>,
     /// Non-fatal remarks (e.g. admin on a public address without a token).
     pub warnings: Vec<ConfigError>,
+}
+
+/// Session affinity: requests with the same key stay on one tier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AffinityConf {
+    pub key: AffinityKey,
+    /// A key served by a higher tier stays there this long after its last request.
+    pub hold: Duration,
+}
+
+/// What identifies a customer's session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AffinityKey {
+    /// A cookie's value (`cookie:NAME`).
+    Cookie(String),
+    /// A request header's value (`header:NAME`, lower-cased).
+    Header(String),
+    /// The client address.
+    Addr,
 }
 
 /// Who the client is behind load balancers (table `[clients]`).

@@ -92,6 +92,14 @@ pub(super) struct RawConfig {
     pub admission: Option<RawAdmission>,
     pub standby: Option<RawStandby>,
     pub clients: Option<RawClients>,
+    pub affinity: Option<RawAffinity>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAffinity {
+    pub key: Option<S<String>>,
+    pub hold: Option<S<Scalar>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -18,6 +18,7 @@ mod limits;
 mod pools;
 mod routes;
 mod sections;
+mod sessions;
 mod standby;
 #[cfg(test)]
 mod standby_tests;
@@ -70,6 +71,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
     let admission = admission::admission(&mut cx, raw.admission.as_ref());
     let standby = standby::standby(&mut cx, raw.standby.as_ref(), raw.route.as_ref(), &pools);
     let clients = upstream::clients(&mut cx, raw.clients.as_ref());
+    let affinity = sessions::affinity(&mut cx, raw.affinity.as_ref());
 
     let Checker {
         mut errors,
@@ -96,6 +98,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
         admission,
         standby,
         clients,
+        affinity,
         warnings,
     })
 }

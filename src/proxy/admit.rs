@@ -42,7 +42,7 @@ pub async fn admit(
         process_inflight: app.inflight(),
         now_ns: ctx.start_ns,
     };
-    let placement = Placement::new(&snap);
+    let placement = Placement::new(&snap).keyed(ctx.keyed);
     let drawn_gate = (drawn, &snap.pools[drawn].gate);
     let (pool, permit) = acquire(conf, &app.tenants, ask, drawn_gate, || {
         placement.spill(drawn, drill)

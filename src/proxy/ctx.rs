@@ -20,6 +20,8 @@ pub struct Ctx {
     pub snap: Option<Arc<Snapshot>>,
     /// Matched route: its index in the pinned snapshot's `config.routes`, and its priority.
     pub route: Option<(usize, Priority)>,
+    /// The request has an affinity key (it stays on its tier unless that tier cannot serve).
+    pub keyed: bool,
     /// Pool chosen for the first attempt.
     pub first_pool: Option<usize>,
     /// Pool of the current/last attempt.

@@ -6,7 +6,7 @@
 use super::{hygiene, refuse, Ctx};
 use crate::app::App;
 use crate::config::Priority;
-use crate::placement::Placement;
+use crate::placement::{Keyed, Placement};
 use crate::reload::Snapshot;
 use crate::request_id::RequestId;
 use crate::respond::{Reason, Refusal};
@@ -63,7 +63,21 @@ pub fn route(app: &App, session: &mut Session, ctx: &mut Ctx) -> Result<Routed, 
     if app.maintenance.get().enabled {
         return Err(refuse::refusal(app, &snap, Reason::Maintenance));
     }
-    let drawn = Placement::new(&snap).draw(&mut fastrand::Rng::new());
+    let client = ctx.identity.as_ref().map(|id| id.client);
+    let key = (snap.config.affinity.as_ref()).and_then(|a| {
+        let key = crate::affinity::key_of(session.req_header(), &a.key, client)?;
+        Some(Keyed {
+            key,
+            holds: &app.holds,
+            hold_ns: crate::clock::ns(a.hold),
+        })
+    });
+    ctx.keyed = key.is_some();
+    let placement = Placement::new(&snap);
+    let drawn = match key {
+        Some(k) => placement.draw_keyed(k, ctx.start_ns),
+        None => placement.draw(&mut fastrand::Rng::new()),
+    };
     let pool = drawn.map_err(|reason| refuse::refusal(app, &snap, reason))?;
     ctx.first_pool = Some(pool);
     Ok(Routed {

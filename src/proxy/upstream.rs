@@ -26,7 +26,7 @@ pub fn peer(app: &App, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<Http
     ctx.backend = None; // the previous attempt is over
     let now = now_ns();
     let mut rng = fastrand::Rng::new();
-    let placement = Placement::new(&snap);
+    let placement = Placement::new(&snap).keyed(ctx.keyed);
     for pi in placement.attempts(current, route, now) {
         let pool = &snap.pools[pi];
         let plan = pool.plan();
@@ -59,5 +59,7 @@ pub fn has_alternative(ctx: &Ctx, now: u64) -> bool {
     let (Some(snap), Some(current)) = (&ctx.snap, ctx.pool.or(ctx.first_pool)) else {
         return false;
     };
-    Placement::new(snap).has_alternative(current, &ctx.tried, now)
+    Placement::new(snap)
+        .keyed(ctx.keyed)
+        .has_alternative(current, &ctx.tried, now)
 }

@@ -120,22 +120,43 @@ impl TierPlan {
 
     /// Draws a pool index: a tier by share, then a pool within it by weight.
     pub fn draw(&self, rng: &mut fastrand::Rng) -> Option<usize> {
-        let mut u = rng.f64();
+        self.draw_at(rng.f64(), rng.f64())
+    }
+
+    /// The pool at positions `u` (among tiers: the shares cut [0, 1) into bands in tier
+    /// order) and `v` (among the tier's pools, by capacity), both in [0, 1). A fixed `u` (an
+    /// affinity key's) keeps its tier while the shares stand still, and changes tier only when
+    /// its band moves.
+    pub fn draw_at(&self, u: f64, v: f64) -> Option<usize> {
+        let mut u = u;
         let tier = self.tiers.iter().filter(|t| t.share > 0.0).find(|t| {
             u -= t.share;
             u < 0.0
         });
         // Rounding can leave u a hair above 0: fall back to the last serving tier.
         let tier = tier.or_else(|| self.tiers.iter().rev().find(|t| t.share > 0.0))?;
-        let total: f64 = tier.pools.iter().map(|p| p.1).sum();
-        let mut v = rng.f64() * total;
-        tier.pools
-            .iter()
-            .find(|p| {
-                v -= p.1;
-                v < 0.0
-            })
-            .or(tier.pools.last())
-            .map(|p| p.0)
+        pick_pool(tier, v)
     }
+
+    /// A pool of tier `tier` at position `v` in [0, 1) (by capacity), whatever the tier's
+    /// share: where a key held on that tier goes.
+    pub fn pool_in(&self, tier: u32, v: f64) -> Option<usize> {
+        pick_pool(self.tiers.iter().find(|t| t.tier == tier)?, v)
+    }
+}
+
+fn pick_pool(tier: &TierEntry, v: f64) -> Option<usize> {
+    let total: f64 = tier.pools.iter().map(|p| p.1).sum();
+    if total <= 0.0 {
+        return tier.pools.first().map(|p| p.0);
+    }
+    let mut v = v * total;
+    tier.pools
+        .iter()
+        .find(|p| {
+            v -= p.1;
+            v < 0.0
+        })
+        .or(tier.pools.last())
+        .map(|p| p.0)
 }

@@ -298,3 +298,22 @@ fn every_type_error_is_reported_not_only_the_first() {
     assert_eq!(e.len(), 1, "{e:?}");
     assert_eq!(e[0].0, 10, "{e:?}");
 }
+
+#[test]
+fn affinity_keys_and_hold_are_checked() {
+    let ok = parse(&format!(
+        "{MINIMAL}[affinity]\nkey = \"cookie:SESSIONID\"\nhold = \"10m\"\n"
+    ));
+    let a = ok.expect("valid").affinity.expect("affinity");
+    assert_eq!(a.hold, Duration::from_secs(600));
+    for (keys, want) in [
+        ("key = \"session\"", "must be cookie:NAME"),
+        ("key = \"cookie:\"", "must be cookie:NAME"),
+        ("key = \"header:a b\"", "must be cookie:NAME"),
+        ("key = \"addr\"\nhold = \"soon\"", "affinity.hold"),
+        ("hold = \"1m\"", "affinity.key is required"),
+    ] {
+        let e = errors(&format!("{MINIMAL}[affinity]\n{keys}\n"));
+        assert!(e.iter().any(|(_, _, m)| m.contains(want)), "{keys}: {e:?}");
+    }
+}
