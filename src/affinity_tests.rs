@@ -16,6 +16,7 @@ fn plan(primary: f64) -> TierPlan {
     };
     TierPlan {
         tiers: vec![entry(0, primary, 0), entry(1, 1.0 - primary, 1)],
+        primary_held: false,
     }
 }
 

@@ -30,6 +30,10 @@ pub struct App {
     pub tenants: Arc<Tenants>,
     /// Affinity keys held on a higher tier (kept across reloads).
     pub holds: crate::affinity::Holds,
+    /// Failback after a failover (kept across reloads).
+    pub failback: crate::failback::Failback,
+    /// The primary tier's (requests, errors) totals at the last tick.
+    primary_seen: std::sync::Mutex<Option<(u64, u64)>>,
     /// Wakes the planner at once (a backend was ejected or flipped health).
     pub replan: Notify,
     /// Requests in flight in this process (for draining on shutdown).
@@ -45,6 +49,8 @@ impl App {
             retry_budget: RetryBudget::default(),
             tenants: Arc::new(Tenants::default()),
             holds: Default::default(),
+            failback: Default::default(),
+            primary_seen: Default::default(),
             standby: Arc::default(),
             certs: Default::default(),
             replan: Notify::new(),
@@ -81,10 +87,22 @@ impl App {
             offered_rps: self.standby.offered_rps(),
             standby_capacity_rps: self.standby.estimate().map(|e| e.capacity_rps),
         };
-        let windows = snap.replan(now, end_window, self.standby.drill_share(), load);
-        if end_window && self.standby.tick(&snap, &windows, now) {
-            // A drill ended: undo its share at once.
-            snap.replan(now, false, self.standby.drill_share(), load);
+        let failback = snap.config.failback.as_ref();
+        let cap = self.failback.cap(failback, now);
+        let windows = snap.replan(now, end_window, self.standby.drill_share(), load, cap);
+        let mut replan = end_window && self.standby.tick(&snap, &windows, now); // a drill ended
+        if end_window {
+            let (primary_up, window) = self.primary_window(&snap, &windows);
+            let slo = crate::failback::Slo {
+                max_error_rate: snap.config.standby.drill_max_error_rate,
+                max_p99_ns: crate::clock::ns(snap.config.standby.drill_max_p99),
+            };
+            replan |= self.failback.tick(failback, primary_up, window, slo, now) != cap;
+        }
+        if replan {
+            // Undo a drill's share, or apply a new failback cap, at once.
+            let cap = self.failback.cap(failback, now);
+            snap.replan(now, false, self.standby.drill_share(), load, cap);
         }
         self.tenants.refresh(now);
         self.metrics.refresh(
@@ -96,6 +114,45 @@ impl App {
         );
         self.metrics
             .set_standby(load.standby_capacity_rps, self.standby.ratio());
+        self.metrics
+            .failback_pending
+            .set(i64::from(self.failback.pending()));
+    }
+
+    /// Whether the primary tier can serve, and what it did in the window that just ended
+    /// (requests and errors since the last tick, its p99): the failback ramp's SLO.
+    fn primary_window(
+        &self,
+        snap: &crate::reload::Snapshot,
+        windows: &[crate::latency::Drained],
+    ) -> (bool, crate::failback::Window) {
+        let plan = snap.tiers();
+        let primary = plan.primary();
+        let up = plan
+            .tiers
+            .first()
+            .is_some_and(|t| t.state != crate::tier::TierState::Down);
+        let pools: Vec<usize> = (0..snap.pools.len())
+            .filter(|&i| Some(snap.pools[i].tier()) == primary)
+            .collect();
+        let (req, err) = pools.iter().fold((0, 0), |(r, e), &i| {
+            let p = &snap.pools[i];
+            (r + p.requests.load(Relaxed), e + p.errors.load(Relaxed))
+        });
+        let mut seen = crate::lock::lock(&self.primary_seen);
+        let (r0, e0) = seen.unwrap_or((req, err));
+        *seen = Some((req, err));
+        let mut merged = crate::latency::Drained::default();
+        pools
+            .iter()
+            .filter_map(|&i| windows.get(i))
+            .for_each(|w| merged.merge(w));
+        let window = crate::failback::Window {
+            requests: req.saturating_sub(r0),
+            errors: err.saturating_sub(e0),
+            p99_ns: merged.quantile(0.99),
+        };
+        (up, window)
     }
 
     pub fn inflight(&self) -> usize {

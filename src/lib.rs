@@ -27,6 +27,7 @@ pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod demo;
+pub mod failback;
 pub mod handover;
 pub mod health;
 pub mod identity;

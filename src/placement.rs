@@ -220,6 +220,11 @@ impl<'a> Placement<'a> {
                 || pools[i].conf.spill == Spill::Gradual
                 || self.lower_tiers_down(pools[i].tier(), now_ns)
         });
+        if self.plan.primary_held {
+            // A failback holds the primary out: no retry goes there either.
+            let primary = self.plan.primary();
+            order.retain(|&i| i == current || Some(pools[i].tier()) != primary);
+        }
         if self.keyed {
             // Its own tier while any of it can serve; the others only once none can.
             let own = pools[current].tier();

@@ -43,7 +43,7 @@ fn kill(snap: &Snapshot, pool: usize, now: u64) {
     for b in &snap.pools[pool].backends {
         b.record_failure(PassiveFailure::Connect, false, now);
     }
-    snap.replan(now, false, 0.0, Load::default());
+    snap.replan(now, false, 0.0, Load::default(), None);
 }
 
 fn pools(spill: Vec<(usize, Arc<Gate>)>) -> Vec<usize> {
@@ -103,7 +103,7 @@ fn a_full_primary_spills_to_a_gradual_standby_only() {
 
     let snap = two_tiers("failover_only");
     snap.pools[PRIMARY].backends[0].record_failure(PassiveFailure::Connect, false, MS);
-    snap.replan(MS, false, 0.0, Load::default());
+    snap.replan(MS, false, 0.0, Load::default(), None);
     assert!(
         pools(Placement::new(&snap).spill(PRIMARY, false)).is_empty(),
         "a failover_only standby takes no spill while the primary lives"
@@ -113,7 +113,7 @@ fn a_full_primary_spills_to_a_gradual_standby_only() {
 #[test]
 fn during_a_drill_a_full_standby_sends_the_request_back_to_the_primary() {
     let snap = two_tiers("gradual");
-    snap.replan(MS, false, 0.3, Load::default());
+    snap.replan(MS, false, 0.3, Load::default(), None);
     let p = Placement::new(&snap);
     assert_eq!(pools(p.spill(STANDBY, true)), [PRIMARY]);
     // Admitted by the primary after the standby was drawn: a drill fallback.

@@ -76,7 +76,8 @@ impl Snapshot {
     /// Re-plans every pool and the tiers. `end_window`: a planning tick ended (drain the
     /// latency windows); false for an immediate re-plan after a health flip.
     /// `drill_share` is the share a running drill sends to the standby tier; `load` is what the
-    /// planner knows of the traffic and the standby's capacity.
+    /// planner knows of the traffic and the standby's capacity; `primary_cap` holds the
+    /// primary at a fraction of its share (failback).
     /// Returns the drained windows (empty ones for a health-flip replan), by pool.
     pub fn replan(
         &self,
@@ -84,6 +85,7 @@ impl Snapshot {
         end_window: bool,
         drill_share: f64,
         load: Load,
+        primary_cap: Option<f64>,
     ) -> Vec<Drained> {
         let mut windows = Vec::with_capacity(self.pools.len());
         for p in &self.pools {
@@ -98,6 +100,9 @@ impl Snapshot {
         }
         let mut tiers = plan_tiers(&self.pools, load);
         tiers.apply_drill(drill_share);
+        if let Some(cap) = primary_cap {
+            tiers.cap_primary(cap);
+        }
         self.tiers.store(Arc::new(tiers));
         windows
     }

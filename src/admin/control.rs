@@ -171,6 +171,33 @@ pub fn baseline(app: &App, body: &[u8]) -> Response<Vec<u8>> {
     )
 }
 
+/// Starts a failback that waits (`[failback] mode = "manual"`, or before an automatic hold has
+/// passed): traffic moves back to the primary over `failback.ramp`. `409` when nothing waits.
+pub fn failback(app: &App) -> Response<Vec<u8>> {
+    let snap = app.store.load();
+    let Some(conf) = snap.config.failback.as_ref() else {
+        let msg = "no [failback] in the config: traffic returns as the primary's health allows";
+        return json(
+            StatusCode::CONFLICT,
+            &j!({"error": "no_failback_policy", "message": msg}),
+        );
+    };
+    match app.failback.release(crate::clock::now_ns()) {
+        Ok(()) => {
+            app.plan_tick(false);
+            let ramp_s = conf.ramp.as_secs_f64();
+            json(
+                StatusCode::OK,
+                &j!({"failback": "ramping", "ramp_seconds": ramp_s}),
+            )
+        }
+        Err(why) => json(
+            StatusCode::CONFLICT,
+            &j!({"error": "nothing_to_fail_back", "message": why}),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -102,7 +102,7 @@ impl ServeHttp for Admin {
             ),
             (
                 Method::POST,
-                p @ ("/reload" | "/maintenance" | "/drain" | "/drill" | "/baseline"),
+                p @ ("/reload" | "/maintenance" | "/drain" | "/drill" | "/baseline" | "/failback"),
             ) => {
                 if let Err(r) = control::authorize(app, s) {
                     return *r;
@@ -116,13 +116,14 @@ impl ServeHttp for Admin {
                     "/maintenance" => control::maintenance(app, &body),
                     "/drill" => drill::drill(app, &body),
                     "/baseline" => control::baseline(app, &body),
+                    "/failback" => control::failback(app),
                     _ => control::drain(app, &body),
                 }
             }
             (
                 _,
                 "/healthz" | "/readyz" | "/metrics" | "/status" | "/" | "/reload" | "/maintenance"
-                | "/drain" | "/drill" | "/baseline",
+                | "/drain" | "/drill" | "/baseline" | "/failback",
             ) => json(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &serde_json::json!({"error": "method not allowed"}),

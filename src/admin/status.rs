@@ -13,6 +13,36 @@ fn ms(ns: Option<f64>) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// The failback state: `normal`, `failover`, `waiting` ("primary healthy, waiting for
+/// failback since …") or `ramping`, with Unix times.
+fn failback_json(app: &App, snap: &crate::reload::Snapshot) -> Value {
+    use crate::failback::Phase;
+    let conf = snap.config.failback.as_ref();
+    let now = crate::clock::now_ns();
+    let unix =
+        |ns: u64| crate::clock::unix_now().saturating_sub(now.saturating_sub(ns) / 1_000_000_000);
+    let mode = conf.map(|c| match c.mode {
+        crate::config::FailbackMode::Auto => "auto",
+        crate::config::FailbackMode::Manual => "manual",
+    });
+    let (state, since, healthy_since) = match app.failback.phase() {
+        Phase::Normal => ("normal", None, None),
+        Phase::Failover { since } => ("failover", Some(unix(since)), None),
+        Phase::Waiting {
+            since,
+            healthy_since,
+        } => ("waiting", Some(unix(since)), Some(unix(healthy_since))),
+        Phase::Ramping { since, .. } => ("ramping", Some(unix(since)), None),
+    };
+    json!({
+        "mode": mode,
+        "state": state,
+        "failover_since": since,
+        "primary_healthy_since": healthy_since,
+        "primary_share_cap": app.failback.cap(conf, now),
+    })
+}
+
 pub fn status_json(app: &App) -> Value {
     let snap = app.store.load();
     let now = now_ns();
@@ -92,6 +122,7 @@ pub fn status_json(app: &App) -> Value {
             "retry_after_seconds": m.retry_after.as_secs(),
             "source": m.source,
         },
+        "failback": failback_json(app, &snap),
         "serving": tiers.serving(),
         "in_flight": app.inflight(),
         "tiers": tiers.tiers.iter().map(|t| json!({"tier": t.tier, "state": t.state.as_str(), "share": t.share, "why": t.why})).collect::<Vec<_>>(),

@@ -38,8 +38,27 @@ pub struct Config {
     pub clients: ClientsConf,
     /// Session affinity (table `[affinity]`); None: the tier of each request is drawn at random.
     pub affinity: Option<AffinityConf>,
+    /// How traffic returns to a recovered primary (table `[failback]`); None: as its health
+    /// allows.
+    pub failback: Option<FailbackConf>,
     /// Non-fatal remarks (e.g. admin on a public address without a token).
     pub warnings: Vec<ConfigError>,
+}
+
+/// Failback after a failover.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailbackConf {
+    pub mode: FailbackMode,
+    /// Auto: how long the recovered primary must stay healthy first.
+    pub hold: Duration,
+    /// How long traffic takes to move back once failback starts.
+    pub ramp: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailbackMode {
+    Auto,
+    Manual,
 }
 
 /// Session affinity: requests with the same key stay on one tier.

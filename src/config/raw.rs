@@ -93,6 +93,15 @@ pub(super) struct RawConfig {
     pub standby: Option<RawStandby>,
     pub clients: Option<RawClients>,
     pub affinity: Option<RawAffinity>,
+    pub failback: Option<RawFailback>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFailback {
+    pub mode: Option<S<String>>,
+    pub hold: Option<S<Scalar>>,
+    pub ramp: Option<S<Scalar>>,
 }
 
 #[derive(Debug, Deserialize)]

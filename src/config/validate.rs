@@ -72,6 +72,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
     let standby = standby::standby(&mut cx, raw.standby.as_ref(), raw.route.as_ref(), &pools);
     let clients = upstream::clients(&mut cx, raw.clients.as_ref());
     let affinity = sessions::affinity(&mut cx, raw.affinity.as_ref());
+    let failback = sessions::failback(&mut cx, raw.failback.as_ref());
 
     let Checker {
         mut errors,
@@ -99,6 +100,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
         standby,
         clients,
         affinity,
+        failback,
         warnings,
     })
 }

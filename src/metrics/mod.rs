@@ -41,6 +41,7 @@ pub struct Metrics {
     pub dns: IntCounterVec,
     pub reloads: IntCounterVec,
     pub maintenance_active: IntGauge,
+    pub failback_pending: IntGauge,
     backend_up: IntGaugeVec,
     backend_inflight: IntGaugeVec,
     backend_latency: GaugeVec,
@@ -145,6 +146,14 @@ impl Metrics {
                 "firebreak_config_reloads_total",
                 "Config reloads, by result.",
                 &["result"],
+            ),
+            failback_pending: reg(
+                &r,
+                IntGauge::new(
+                    "firebreak_failback_pending",
+                    "1 while the primary is healthy again but traffic waits for failback.",
+                )
+                .expect("valid metric"),
             ),
             maintenance_active: reg(
                 &r,

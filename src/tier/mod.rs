@@ -54,6 +54,9 @@ pub struct Why {
 #[derive(Debug, Clone, Default)]
 pub struct TierPlan {
     pub tiers: Vec<TierEntry>,
+    /// A failback holds the primary tier out: it takes no traffic at all, not even spill or
+    /// retries, until it is released.
+    pub primary_held: bool,
 }
 
 impl TierPlan {
@@ -115,6 +118,32 @@ impl TierPlan {
         let scale = (1.0 - share) / others;
         for (k, t) in self.tiers.iter_mut().enumerate() {
             t.share = if k == i { share } else { t.share * scale };
+        }
+    }
+
+    /// Holds the primary tier at `cap` (0..=1) of the share the plan gives it, moving the rest
+    /// to the first tier above with capacity (a failback that waits or ramps). Does nothing
+    /// when no such tier exists: the primary then serves rather than nobody.
+    pub fn cap_primary(&mut self, cap: f64) {
+        let cap = cap.clamp(0.0, 1.0);
+        let primary = self.primary();
+        let Some(p) = self.tiers.iter().position(|t| Some(t.tier) == primary) else {
+            return;
+        };
+        let Some(to) = self
+            .tiers
+            .iter()
+            .position(|t| Some(t.tier) != primary && !t.pools.is_empty())
+        else {
+            return;
+        };
+        let moved = self.tiers[p].share * (1.0 - cap);
+        self.tiers[p].share -= moved;
+        self.tiers[to].share += moved;
+        if cap <= 0.0 {
+            // Held out entirely: not a pool to spill to either.
+            self.tiers[p].pools.clear();
+            self.primary_held = true;
         }
     }
 

@@ -167,7 +167,10 @@ pub fn plan_tiers(pools: &[Arc<Pool>], load: Load) -> TierPlan {
     if let Some((tier, cap)) = cap {
         apply_cap(&mut tiers, tier, cap);
     }
-    TierPlan { tiers }
+    TierPlan {
+        tiers,
+        primary_held: false,
+    }
 }
 
 /// Caps `tier`'s share at `cap` and gives the excess to the other serving tiers, lower ones

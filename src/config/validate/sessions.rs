@@ -1,7 +1,8 @@
-//! Validation of how sessions and failback behave across the two sites: `[affinity]`.
+//! Validation of how sessions and failback behave across the two sites: `[affinity]` and
+//! `[failback]`.
 
-use super::super::raw::RawAffinity;
-use super::super::{AffinityConf, AffinityKey};
+use super::super::raw::{RawAffinity, RawFailback};
+use super::super::{AffinityConf, AffinityKey, FailbackConf, FailbackMode};
 use super::Checker;
 
 /// `[affinity]`: `key` is `cookie:NAME`, `header:NAME` or `addr`; `hold` a duration.
@@ -35,4 +36,26 @@ pub(super) fn affinity(cx: &mut Checker, raw: Option<&RawAffinity>) -> Option<Af
         return None;
     };
     Some(AffinityConf { key, hold: hold? })
+}
+
+/// `[failback]`: `mode` auto or manual (default auto), `hold` (default 5m), `ramp` (default
+/// 2m).
+pub(super) fn failback(cx: &mut Checker, raw: Option<&RawFailback>) -> Option<FailbackConf> {
+    let raw = raw?;
+    let mode = cx.choice(
+        raw.mode.as_ref(),
+        "failback.mode",
+        FailbackMode::Auto,
+        &[
+            ("auto", FailbackMode::Auto),
+            ("manual", FailbackMode::Manual),
+        ],
+    );
+    let hold = cx.duration(raw.hold.as_ref(), "failback.hold", "5m");
+    let ramp = cx.duration(raw.ramp.as_ref(), "failback.ramp", "2m");
+    Some(FailbackConf {
+        mode: mode?,
+        hold: hold?,
+        ramp: ramp?,
+    })
 }
