@@ -38,6 +38,7 @@ pub mod metrics;
 #[cfg(test)]
 mod module_graph;
 pub mod notify;
+pub mod operator;
 pub mod outbound;
 pub mod pem;
 pub mod placement;

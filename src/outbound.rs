@@ -250,7 +250,9 @@ fn fail(e: Box<pingora::Error>) -> Failure {
         {
             Failure::Timeout
         }
-        None => Failure::Other(e.to_string()),
+        // The error type says it (`ConnectRefused`, `ConnectionClosed`, `InvalidHTTPHeader`…);
+        // Pingora's full text repeats the address and context.
+        None => Failure::Other(e.etype().as_str().to_string()),
     }
 }
 

@@ -4,9 +4,9 @@
 //! reached, the standby's traffic, errors and p99, until the drill completes or aborts. Exit
 //! code: 0 completed, 2 aborted or cancelled, 1 could not run.
 
+use crate::operator::call;
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// The plan as given on the command line (None = the server's default).
@@ -21,36 +21,6 @@ pub struct Args {
     pub duration: Option<String>,
     pub max_error_rate: Option<f64>,
     pub max_p99: Option<String>,
-}
-
-fn call(
-    admin: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: &str,
-) -> Result<(u16, Value), String> {
-    let mut s = TcpStream::connect_timeout(&admin, Duration::from_secs(3))
-        .map_err(|e| format!("{admin}: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {admin}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out);
-    let status = text
-        .get(9..12)
-        .and_then(|c| c.parse().ok())
-        .ok_or("no HTTP answer")?;
-    let json = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    Ok((status, serde_json::from_str(json).unwrap_or(Value::Null)))
 }
 
 fn plan_json(a: &Args) -> String {

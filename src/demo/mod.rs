@@ -10,6 +10,7 @@ mod origin;
 use crate::server;
 use origin::DemoOrigin;
 use std::io::BufRead;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +39,7 @@ Try, in another terminal:
 Type here to break things:
   kill primary | start primary | kill standby | start standby
   slow primary (500 ms per request) | fast primary | state | help | quit
+  failback   (after `start primary`, traffic stays on the standby until you say so)
 ";
 
 fn command(line: &str, origins: &[Arc<DemoOrigin>], rt: &tokio::runtime::Handle) -> bool {
@@ -65,6 +67,15 @@ fn command(line: &str, origins: &[Arc<DemoOrigin>], rt: &tokio::runtime::Handle)
             .iter()
             .for_each(|o| o.set_service(Duration::from_millis(5))),
         ["state"] => {}
+        ["failback"] => {
+            let admin = SocketAddr::from(([127, 0, 0, 1], 9901));
+            let token = std::env::var("FIREBREAK_ADMIN_TOKEN").ok();
+            match crate::operator::call(admin, "POST", "/failback", token.as_deref(), "") {
+                Ok((200, _)) => println!("failback: traffic moves back to the primary"),
+                Ok((_, answer)) => println!("failback: {}", answer["message"]),
+                Err(e) => println!("failback: {e}"),
+            }
+        }
         ["help"] => print!("{HELP}"),
         ["quit"] | ["exit"] => std::process::exit(0),
         [] => return true,
