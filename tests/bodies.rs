@@ -63,6 +63,14 @@ fn malformed_bodies_answer_400_and_no_backend_sees_their_head() {
     drop(c);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(a.heads() + s.heads(), 0, "a request head reached a backend");
+    // A client gone mid-body is not a backend failure: no 502, no error line.
+    let metrics = p.admin_get("/metrics").unwrap().text();
+    assert!(!metrics.contains("code=\"502\""), "counted as a 502");
+    assert!(
+        !p.stderr_text().contains("Fail to filter request"),
+        "{}",
+        p.stderr_text()
+    );
     assert_eq!(
         request(p.http_addr(), "POST", "/orders", &[], b"ok")
             .unwrap()

@@ -70,4 +70,10 @@ fn parser_refusals_and_slow_heads_are_answered_counted_and_logged() {
         "no log line: {}",
         p.stderr_text()
     );
+    // Pingora's own ERROR line per such connection is not repeated on top of ours.
+    assert!(
+        !p.stderr_text().contains("downstream session type"),
+        "{}",
+        p.stderr_text()
+    );
 }

@@ -85,7 +85,11 @@ pub async fn buffer(session: &mut Session, ctx: &mut Ctx, limits: &LimitsConf) -
     while !session.is_body_done() {
         let chunk = match tokio::time::timeout_at(deadline, session.read_request_body()).await {
             Err(_) => return Err(Refusal::RequestTimeout.into()),
-            Ok(Err(e)) if is_client_gone(&e) => return Err(Stop::Gone(e)),
+            Ok(Err(mut e)) if is_client_gone(&e) => {
+                // The client's side: no backend is involved, and nobody waits for an answer.
+                e.as_down();
+                return Err(Stop::Gone(e));
+            }
             Ok(Err(_)) => return Err(Refusal::BadRequest("bad_body").into()),
             Ok(Ok(None)) => break,
             Ok(Ok(Some(chunk))) => chunk,

@@ -177,12 +177,19 @@ impl ProxyHttp for Proxy {
         crate::conn::request_done(session);
     }
 
-    fn suppress_error_log(&self, _session: &Session, ctx: &Ctx, _error: &Error) -> bool {
-        // Maintenance and shedding are expected outcomes, logged once in the access log;
-        // upstream failures (502/504) keep Pingora's error line with its cause.
-        matches!(
-            ctx.refusal,
-            Some(Refusal::Maintenance { .. } | Refusal::Shed { .. })
-        )
+    fn suppress_error_log(&self, _session: &Session, ctx: &Ctx, error: &Error) -> bool {
+        // Maintenance and shedding are expected outcomes, logged once in the access log; so is
+        // a client that went away (status 0 there). Upstream failures (502/504) keep Pingora's
+        // error line with its cause.
+        let client_gone = *error.esource() == pingora::ErrorSource::Downstream
+            && matches!(
+                error.etype(),
+                ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError
+            );
+        client_gone
+            || matches!(
+                ctx.refusal,
+                Some(Refusal::Maintenance { .. } | Refusal::Shed { .. })
+            )
     }
 }
