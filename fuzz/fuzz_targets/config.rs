@@ -80,8 +80,20 @@ fn check_pool(p: &PoolConf) {
     assert!(name_ok(&p.name), "pool name {:?}", p.name);
     assert!(p.tier <= 16, "tier {}", p.tier);
     assert!(!p.connect_timeout.is_zero() && !p.read_timeout.is_zero());
-    assert!(!p.backends.is_empty(), "pool {} has no backends", p.name);
-    assert!(p.backends.iter().any(|b| b.weight > 0), "all weights 0");
+    let n = p.backends.len() + p.names.len();
+    assert!(n > 0, "pool {} has no backends", p.name);
+    let weights = p.backends.iter().map(|b| b.weight).chain(p.names.iter().map(|n| n.weight));
+    assert!(weights.clone().any(|w| w > 0), "all weights 0");
+    let mut names = HashSet::new();
+    for n in &p.names {
+        assert!(names.insert((&n.host, n.port)), "duplicate backend {}:{}", n.host, n.port);
+        assert!(n.port != 0 && n.weight <= 1000 && n.host.parse::<std::net::IpAddr>().is_err());
+    }
+    if let Some(t) = &p.tls {
+        // Never an empty SNI with TLS: IP backends need one.
+        assert!(t.sni.as_deref().is_some_and(|s| !s.is_empty()) || p.backends.is_empty());
+        assert!(t.ca.as_ref().map_or(true, |c| !c.is_empty()));
+    }
     let mut addrs = HashSet::new();
     for b in &p.backends {
         assert!(addrs.insert(b.addr), "duplicate backend {}", b.addr);
