@@ -50,6 +50,7 @@ pub struct Metrics {
     tier_share: GaugeVec,
     standby_capacity: prometheus::Gauge,
     standby_ratio: prometheus::Gauge,
+    primary_load: prometheus::Gauge,
     pool_limit: GaugeVec,
     pool_inflight: IntGaugeVec,
     pool_queued: IntGaugeVec,
@@ -209,7 +210,8 @@ impl Metrics {
                 &["pool"],
             ),
             standby_capacity: reg(&r, prometheus::Gauge::new("firebreak_standby_capacity_rps", "Estimated sustainable request rate of the standby tier (NaN until measured).").expect("valid metric")),
-            standby_ratio: reg(&r, prometheus::Gauge::new("firebreak_standby_capacity_ratio", "Standby capacity estimate divided by the primary tier's recent peak load (NaN while unknown).").expect("valid metric")),
+            standby_ratio: reg(&r, prometheus::Gauge::new("firebreak_standby_capacity_ratio", "Standby capacity estimate divided by this replica's primary-tier peak load (NaN while unknown); for a fleet, use the recording rule over firebreak_primary_load_rps.").expect("valid metric")),
+            primary_load: reg(&r, prometheus::Gauge::new("firebreak_primary_load_rps", "This replica's recent peak request rate on the primary tier: summed over replicas, the load the standby must carry.").expect("valid metric")),
             tier_share: fgauge(
                 "firebreak_tier_share",
                 "Share of all traffic sent to the tier.",
@@ -309,9 +311,10 @@ impl Metrics {
     }
 
     /// Publishes the standby's capacity estimate and its ratio to the primary's peak load.
-    pub fn set_standby(&self, capacity: Option<f64>, ratio: f64) {
+    pub fn set_standby(&self, capacity: Option<f64>, ratio: f64, primary_load_rps: f64) {
         self.standby_capacity.set(capacity.unwrap_or(f64::NAN));
         self.standby_ratio.set(ratio);
+        self.primary_load.set(primary_load_rps);
     }
 
     /// The Prometheus text exposition of every metric.
