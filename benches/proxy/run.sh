@@ -9,6 +9,8 @@
 #   benches/proxy/run.sh --tls on             # the proxies listen with TLS (self-signed ECDSA certificate)
 #   benches/proxy/run.sh --tls on --h2 on     # ... and the keep-alive runs speak HTTP/2 (oha)
 #   benches/proxy/run.sh --body-bytes 65536   # every request a POST with a 64 KB body
+#   benches/proxy/run.sh --upstream-tls       # plain vs TLS to the origin: req/s, CPU/req, handshakes
+#                                             # per 1000 requests (firebreak, nginx, haproxy), ~6 min
 #   benches/proxy/run.sh --pgo on             # firebreak is the PGO build (deploy/pgo/build.sh), and
 #                                             # the plain release build runs too, as firebreak-plain
 #   benches/proxy/run.sh --proxies firebreak,nginx --duration 5   # any bench.py option
@@ -35,6 +37,7 @@ PATH=$PATH:/usr/sbin:/sbin:${CARGO_HOME:-$HOME/.cargo}/bin
 export PATH
 
 callgrind=0
+upstream_tls=0
 perf=0
 h2=0
 pgo=0
@@ -42,7 +45,7 @@ proxies_given=0
 prev=
 for arg in "$@"; do
     case "$arg" in
-        --callgrind) callgrind=1 ;; --perf) perf=1 ;; --h2=on) h2=1 ;; --pgo=on) pgo=1 ;;
+        --callgrind) callgrind=1 ;; --perf) perf=1 ;; --upstream-tls) upstream_tls=1 ;; --h2=on) h2=1 ;; --pgo=on) pgo=1 ;;
         --proxies|--proxies=*) proxies_given=1 ;;
         --report|--report=*) exec "$python" "$here/bench.py" "$@" ;;
     esac
@@ -77,7 +80,10 @@ elif [ -z "${FIREBREAK_BIN:-}" ]; then
     FIREBREAK_BIN=$(plain_build)
 fi
 # The bare Pingora proxy (examples/pingora_bare.rs), same profile and allocator as firebreak.
-if [ -z "${PINGORA_BIN:-}" ]; then
+# --upstream-tls does not run it (it has no upstream TLS).
+if [ "$upstream_tls" = 1 ]; then
+    PINGORA_BIN=${PINGORA_BIN:-none}
+elif [ -z "${PINGORA_BIN:-}" ]; then
     echo "run.sh: cargo build --release --example pingora_bare --features bench-bare" >&2
     (cd "$root" && cargo build --release --quiet --example pingora_bare --features bench-bare)
     PINGORA_BIN=$root/target/release/examples/pingora_bare
