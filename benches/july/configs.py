@@ -7,8 +7,15 @@ import os
 
 import fbconf  # benches/lib, on the path july.py sets
 
+AFFINITY = {"key": "cookie:sid", "hold": "30m"}
 
-def firebreak_conf(listen, admin, primary, standby):
+
+def ports(primary):
+    """The primary's backends: one port (the July replay) or a list (`--lose half`: two)."""
+    return list(primary) if isinstance(primary, (list, tuple)) else [primary]
+
+
+def firebreak_conf(listen, admin, primary, standby, affinity=False):
     health = fbconf.health("500ms", "400ms", rise=2, fall=2)
     timeouts = dict(connect_timeout="1s", read_timeout="30s", health=health)
     return fbconf.config(
@@ -20,12 +27,17 @@ fall 2`. Timeouts as nginx's proxy_connect_timeout 1s / proxy_read_timeout 30s.
 Routes give the priorities: /login critical, /orders normal, /reports bulk, the rest normal.
 NO capacity number anywhere: there is no [admission] table, so overload protection runs
 with its defaults and learns the standby's limit from latency alone.
-threads = 0: one worker thread per core (2 on the 2-core bench machine).""",
+threads = 0: one worker thread per core (2 on the 2-core bench machine).""" + ("""
+--affinity: [affinity] key = "cookie:sid" (the generator's session cookie), hold = "30m": the tier
+of a request is a consistent hash of its session, so a customer stays on one site while traffic
+is split between the tiers. nginx and HAProxy get the same cookies and have no equivalent across
+their backup server.""" if affinity else ""),
         threads=0, grace="1s", listen=listen, admin=admin,
-        pools=[fbconf.pool("primary", [primary], tier=0, **timeouts),
+        pools=[fbconf.pool("primary", ports(primary), tier=0, **timeouts),
                fbconf.pool("standby", [standby], tier=1, spill="gradual", **timeouts)],
         routes=[fbconf.route("login", "/login", "critical"), fbconf.route("orders", "/orders", "normal"),
                 fbconf.route("reports", "/reports", "bulk"), fbconf.route("default", "/", "normal")],
+        tables={"affinity": AFFINITY} if affinity else None,
     )
 
 
@@ -50,7 +62,7 @@ http {
     uwsgi_temp_path %(d)s/uwsgi;
     scgi_temp_path %(d)s/scgi;
     upstream firetms {
-        server 127.0.0.1:%(primary)d max_fails=1 fail_timeout=10s;
+%(primaries)s
         server 127.0.0.1:%(standby)d backup;
         keepalive 32;
     }
@@ -66,7 +78,8 @@ http {
         }
     }
 }
-""" % dict(user=user, d=d, listen=listen, primary=primary, standby=standby)
+""" % dict(user=user, d=d, listen=listen, standby=standby,
+           primaries="\n".join("        server 127.0.0.1:%d max_fails=1 fail_timeout=10s;" % p for p in ports(primary)))
 
 
 def haproxy_conf(listen, primary, standby, d):
@@ -101,6 +114,8 @@ frontend fe
 backend firetms
     option httpchk GET /health
     default-server inter 500 fall 2 rise 2
-    server primary 127.0.0.1:%(primary)d check
+%(primaries)s
     server standby 127.0.0.1:%(standby)d check backup maxconn 2
-""" % dict(d=d, listen=listen, primary=primary, standby=standby)
+""" % dict(d=d, listen=listen, standby=standby,
+           primaries="\n".join("    server primary%s 127.0.0.1:%d check" % ("" if i == 0 else str(i + 1), p)
+                                for i, p in enumerate(ports(primary))))

@@ -19,6 +19,13 @@ The scenario, identical for each proxy, one proxy at a time:
 Before that, once: the standby's capacity is measured directly (closed loop, concurrency
 2 x workers, 5 s), and for firebreak a "calm" turn runs the same offered rate for 10 s with
 primary and standby both alive (nothing may be refused).
+
+--affinity: every request carries one of --sessions (300) session cookies (`Cookie: sid=s<k>`,
+k drawn per request by a seeded generator), firebreak gets `[affinity] key = "cookie:sid"`, and
+the report counts the sessions whose answers came from both sites (X-Origin of the answers). --sessions N alone sends the cookies and counts,
+without firebreak's [affinity] (the baseline). --lose half: the primary is two backends and only
+one is killed, so that firebreak splits the traffic (70 % primary, 30 % standby) instead of
+failing over entirely: where affinity matters.
 """
 
 import argparse
@@ -88,11 +95,14 @@ class Replay:
         self.kids = Children(os.path.join(self.out, "pids"))
         self.turns = {}
 
-    def origin(self, name, port, spec, d):
+    def origin(self, name, port, spec, d, shown=None):
+        """Starts origin child `name`; it answers with X-Origin `shown` (default: `name`; the
+        second primary backend of --lose half is "primary" too)."""
+        shown = shown or name
         self.kids.start(
             name,
             [PY, ORIGIN, "--port", str(port), "--workers", str(spec["workers"]),
-             "--service-ms", str(spec["service_ms"]), "--name", name],
+             "--service-ms", str(spec["service_ms"]), "--name", shown],
             os.path.join(d, "origin-%s.log" % name),
         )
         wait_until(lambda: http_get(port, "/health")[0] == 200, 10, "origin %s" % name)
@@ -100,7 +110,7 @@ class Replay:
     def load(self, port, rates, duration, out, label):
         argv = [PY, os.path.join(HERE, "load.py"), "open", "--target", "127.0.0.1:%d" % port,
                 "--duration", str(duration), "--timeout", str(self.a.timeout), "--label", label,
-                "--tenants", str(self.a.tenants), "--out", out]
+                "--tenants", str(self.a.tenants), "--sessions", str(self.a.sessions), "--out", out]
         for cls, rate, path in rates:
             argv += ["--rate", "%s=%s:%s" % (cls, rate, path)]
         subprocess.run(argv, check=True, timeout=duration + self.a.timeout + 60)
@@ -129,10 +139,11 @@ class Replay:
         return res
 
     def start_proxy(self, proxy, d, listen, admin, pp, sp):
+        """`pp`: the primary's port, or its ports (--lose half)."""
         if proxy == "firebreak":
             conf = os.path.join(d, "firebreak.toml")
             with open(conf, "w") as f:
-                f.write(firebreak_conf(listen, admin, pp, sp))
+                f.write(firebreak_conf(listen, admin, pp, sp, affinity=self.a.affinity))
             subprocess.run([self.a.firebreak_bin, "check", "--config", conf], check=True)
             self.kids.start("proxy", [self.a.firebreak_bin, "run", "--config", conf], os.path.join(d, "firebreak.log"))
         elif proxy == "nginx":
@@ -162,13 +173,20 @@ class Replay:
         tag = proxy + ("-calm" if calm else "")
         d = os.path.join(self.out, tag)
         os.makedirs(d, exist_ok=True)
-        pp, sp, listen, admin = free_ports(4)
+        pp, sp, listen, admin, pp2 = free_ports(5)
+        # --lose half: a second primary backend (the same origin, named "primary" too) that
+        # survives the kill.
+        half = self.a.lose == "half"
         # How busy the machine is before this turn starts (other people's builds and tests).
         self.turns[tag] = {"loadavg_start": os.getloadavg(), "cpu_busy_before_pct": cpu_busy()}
-        log("%s: origins primary :%d standby :%d, proxy :%d%s" % (tag, pp, sp, listen, " admin :%d" % admin if proxy == "firebreak" else ""))
+        log("%s: origins primary :%d%s standby :%d, proxy :%d%s" % (
+            tag, pp, (" + :%d (survives)" % pp2) if half else "", sp, listen,
+            " admin :%d" % admin if proxy == "firebreak" else ""))
         self.origin("primary", pp, PRIMARY, d)
+        if half:
+            self.origin("primary-b", pp2, PRIMARY, d, shown="primary")
         self.origin("standby", sp, STANDBY, d)
-        self.start_proxy(proxy, d, listen, admin, pp, sp)
+        self.start_proxy(proxy, d, listen, admin, [pp, pp2] if half else pp, sp)
         log("%s: warm-up %ss at %s req/s, primary alive" % (tag, self.a.warmup_seconds, self.a.warmup_rate))
         self.load(listen, july_rates(self.a.warmup_rate), self.a.warmup_seconds,
                   os.path.join(self.out, "%s-warmup.json" % tag), tag + "-warmup")
@@ -183,7 +201,8 @@ class Replay:
             duration = self.a.load_seconds
             out = os.path.join(self.out, "%s-load.json" % proxy)
             self.kids.kill("primary", signal.SIGKILL)
-            log("%s: primary SIGKILLed; load %ss at %s req/s" % (tag, duration, total))
+            log("%s: primary%s SIGKILLed; load %ss at %s req/s"
+                % (tag, " :%d (half of it)" % pp if half else "", duration, total))
         if proxy == "firebreak":
             sampler = StatusSampler(admin, duration, os.path.join(self.out, "%s-status" % tag))
             sampler.start()
@@ -195,6 +214,7 @@ class Replay:
         self.kids.stop("proxy")
         self.kids.stop("standby")
         self.kids.stop("primary")
+        self.kids.stop("primary-b")
 
     def save_admin(self, admin, path, dest):
         try:
@@ -257,12 +277,27 @@ def main():
     ap.add_argument("--min-rate", type=int, default=300, help="offered load is at least this (req/s)")
     ap.add_argument("--timeout", type=float, default=5.0)
     ap.add_argument("--tenants", type=int, default=0, help="X-Tenant-Id spread over N tenants (0 = none)")
+    ap.add_argument("--affinity", action="store_true",
+                    help="session cookies (--sessions, default 300) on every request, firebreak with"
+                         " [affinity] key = \"cookie:sid\"; the report counts sessions served by both sites")
+    ap.add_argument("--sessions", type=int, default=None,
+                    help="Cookie: sid=s<k> from N sessions and the both-sites count (default 0, or 300"
+                         " with --affinity); without --affinity firebreak has no [affinity] (the baseline)")
+    ap.add_argument("--lose", choices=("all", "half"), default="all",
+                    help="all: the primary (one backend) is killed, the July incident; half: the primary"
+                         " is two backends and one is killed, so firebreak splits the traffic 70/30")
     a = ap.parse_args()
+    if a.sessions is None:
+        a.sessions = 300 if a.affinity else 0
+    if a.affinity and a.sessions <= 0:
+        sys.exit("--affinity needs --sessions > 0")
     if a.quick:
         a.load_seconds, a.calm_seconds = 8.0, 5.0
     if not a.out:
         a.out = os.path.join(ROOT, "target", "july", time.strftime("%Y%m%d-%H%M%S"))
     a.out = os.path.abspath(a.out)
+    # children run in their turn's folder: a relative FIREBREAK_BIN must not depend on that
+    a.firebreak_bin = os.path.abspath(a.firebreak_bin)
     proxies = [p for p in a.proxies.split(",") if p]
     for p in proxies:
         if p not in ("firebreak", "nginx", "haproxy"):
@@ -294,6 +329,9 @@ def main():
         "warmup_rate": a.warmup_rate,
         "timeout": a.timeout,
         "tenants": a.tenants,
+        "affinity": a.affinity,
+        "sessions": a.sessions,
+        "lose": a.lose,
         "planned_rps": total,
         "rates": rates,
         "mix": ", ".join("%s %d/s %s" % (c, r, p) for c, r, p in rates),

@@ -25,11 +25,18 @@ open  -- open-loop load at fixed arrival rates, one rate per class:
 
   Each request's path is the class's prefix plus "/<n>" (e.g. /login/17). With --tenants N the
   requests carry `X-Tenant-Id: t<n mod N>`; without it (the default) no tenant header is sent.
+  With --sessions N they carry a session cookie, `Cookie: sid=s<k>`, k drawn for each request
+  uniformly from 0..N-1 by a seeded generator (the same k for request n in every run): N
+  customers, each with requests of every class spread over the whole run (the affinity run,
+  README.md). Not `n mod N`: the classes' arrivals repeat with a short period, and a session
+  would then send one class only.
 
   Output JSON: {"mode": "open", "target", "duration", "timeout", "rates": {class: [rate, path]},
   "started": n, "offered_rps": achieved, "lag_ms": {p50, p99, max},
-  "requests": [[class, scheduled_s, lag_s, status, latency_s, error], ...]}
-  status is 0 when no answer came; error is "" or timeout / connect / reset / protocol.
+  "requests": [[class, scheduled_s, lag_s, status, latency_s, error, session, origin], ...]}
+  status is 0 when no answer came; error is "" or timeout / connect / reset / protocol; session
+  is the cookie's number (null without --sessions); origin is the answer's X-Origin header (the
+  origin that served it: benches/lib/origin.py names itself there), null when there was none.
 
 capacity -- the directly measured capacity of one origin: closed loop, `--concurrency`
   keep-alive connections each sending the next request as soon as the previous one is
@@ -94,17 +101,20 @@ async def read_response(reader: asyncio.StreamReader, method: str = "GET"):
     return status, headers, len(body)
 
 
-async def one_request(host, port, path, tenant):
+async def one_request(host, port, path, tenant, session=None):
+    """(status, X-Origin header or None) of one GET on a new connection."""
     reader, writer = await asyncio.open_connection(host, port)
     try:
         req = "GET %s HTTP/1.1\r\nHost: firetms.test\r\nUser-Agent: firebreak-july\r\nAccept: application/json\r\n" % path
         if tenant is not None:
             req += "X-Tenant-Id: %s\r\n" % tenant
+        if session is not None:
+            req += "Cookie: sid=s%d\r\n" % session
         req += "Connection: close\r\n\r\n"
         writer.write(req.encode())
         await writer.drain()
-        status, _, _ = await read_response(reader)
-        return status
+        status, headers, _ = await read_response(reader)
+        return status, headers.get("x-origin")
     finally:
         writer.close()
 
@@ -131,6 +141,10 @@ async def run_open(a):
     schedule.sort()
 
     records = [None] * len(schedule)
+    # --sessions: each request's session, drawn in advance so that every run gives request n
+    # the same one (and every session a mix of the classes).
+    srng = random.Random(a.seed * 1000003 + 7)
+    session_of = [srng.randrange(a.sessions) for _ in schedule] if a.sessions else None
     loop = asyncio.get_running_loop()
     sem_started = 0
 
@@ -138,10 +152,11 @@ async def run_open(a):
         t_start = loop.time()
         lag = t_start - t0 - t_sched
         tenant = ("t%d" % (i % a.tenants)) if a.tenants else None
-        status, err = 0, ""
+        session = session_of[i] if session_of else None
+        status, err, origin = 0, "", None
         try:
-            status = await asyncio.wait_for(
-                one_request(host, port, "%s/%d" % (path.rstrip("/"), i), tenant), a.timeout
+            status, origin = await asyncio.wait_for(
+                one_request(host, port, "%s/%d" % (path.rstrip("/"), i), tenant, session), a.timeout
             )
         except asyncio.TimeoutError:
             err = "timeout"
@@ -150,7 +165,7 @@ async def run_open(a):
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError, ValueError):
             err = "protocol"
         latency = loop.time() - t_start
-        records[i] = [name, round(t_sched, 6), round(lag, 6), status, round(latency, 6), err]
+        records[i] = [name, round(t_sched, 6), round(lag, 6), status, round(latency, 6), err, session, origin]
 
     tasks = []
     t0 = loop.time()
@@ -171,6 +186,7 @@ async def run_open(a):
         "duration": a.duration,
         "timeout": a.timeout,
         "tenants": a.tenants,
+        "sessions": a.sessions,
         "wall_start": wall0,
         "rates": {n: [r, p] for n, r, p in classes},
         "planned_rps": sum(r for _, r, _ in classes),
@@ -268,6 +284,8 @@ def main():
     o.add_argument("--duration", type=float, default=20.0)
     o.add_argument("--timeout", type=float, default=5.0)
     o.add_argument("--tenants", type=int, default=0, help="send X-Tenant-Id from N tenants (0 = none)")
+    o.add_argument("--sessions", type=int, default=0,
+                   help="send Cookie: sid=s<k>, k one of N sessions drawn per request (0 = no cookie)")
     o.add_argument("--seed", type=int, default=1)
     o.add_argument("--label", default="")
     o.add_argument("--out")

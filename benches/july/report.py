@@ -21,6 +21,9 @@ last byte of the answer; see load.py):
   2xx p50/p99  latency of every 2xx answer (admitted and served), whatever its latency (ms)
   timeout      no complete answer within the generator's 5 s deadline
   other        connection errors (refused/reset/protocol) plus any other status (502, 504, 4xx)
+  both sites   (runs with session cookies: --affinity or --sessions) sessions whose answers in
+               the load phase came from both the primary and the standby (the X-Origin of every
+               answer that has one); goal 0
 """
 
 import json
@@ -81,6 +84,48 @@ def summarize(load: dict, capacity_rps: float) -> dict:
     }
 
 
+def sessions(reqs: list) -> dict:
+    """Per session (requests with a cookie, load.py --sessions), the origins that answered it."""
+    seen = {}
+    for r in reqs:
+        if len(r) > 7 and r[6] is not None:
+            got = seen.setdefault(r[6], set())
+            if r[7]:
+                got.add(r[7])
+    return seen
+
+
+def switches(reqs: list) -> dict:
+    """Per session, how often the origin of its answers changed, in the order of the requests'
+    scheduled starts (one change: moved once, e.g. with a share change; two or more: bounced)."""
+    last, n = {}, {}
+    for r in sorted((r for r in reqs if len(r) > 7 and r[6] is not None and r[7]), key=lambda r: r[1]):
+        if r[6] in last and last[r[6]] != r[7]:
+            n[r[6]] = n.get(r[6], 0) + 1
+        last[r[6]] = r[7]
+    return n
+
+
+def sites_summary(reqs: list, before: list = None) -> dict:
+    """Sessions served by both sites (goal 0), by one, by none; with `before` (the warm-up's
+    requests) also how many moved from the primary in the warm-up to the standby after it."""
+    seen = sessions(reqs)
+    if not seen:
+        return None
+    out = {
+        "sessions": len(seen),
+        "both_sites": sum(1 for v in seen.values() if {"primary", "standby"} <= v),
+        "primary_only": sum(1 for v in seen.values() if v == {"primary"}),
+        "standby_only": sum(1 for v in seen.values() if v == {"standby"}),
+        "no_answer": sum(1 for v in seen.values() if not v),
+        "bounced": sum(1 for v in switches(reqs).values() if v >= 2),
+    }
+    if before is not None:
+        prior = sessions(before)
+        out["moved_after_warmup"] = sum(1 for k, v in seen.items() if "standby" in v and prior.get(k) == {"primary"})
+    return out
+
+
 def fmt(v, spec="{:.1f}", none="-"):
     return none if v is None else spec.format(v)
 
@@ -92,7 +137,7 @@ HEADER = (
 RULE = "|" + "|".join("-" * (len(c)) for c in HEADER.split("|")[1:-1]) + "|"
 
 
-def row(name: str, s: dict) -> str:
+def row(name: str, s: dict, both: bool = False) -> str:
     pc = s["per_class"]
     cells = [
         " %-9s " % name,
@@ -109,6 +154,8 @@ def row(name: str, s: dict) -> str:
         " %7d " % s["timeouts"],
         " %5d " % s["other"],
     ]
+    if both:
+        cells.append(" %10s " % fmt((s.get("sites") or {}).get("both_sites"), "{:d}"))
     return "|" + "|".join(cells) + "|"
 
 
@@ -175,38 +222,86 @@ def render(results_dir: str) -> str:
         if la:
             lines.append("machine: %d cores, load average at start %.2f %.2f %.2f" % ((os.cpu_count() or 0,) + tuple(la)))
         lines.append(
-            "load phase: %s s, planned %s req/s (%s), primary SIGKILLed right before; timeout %s s; new connection per request"
-            % (meta.get("load_seconds"), meta.get("planned_rps"), meta.get("mix"), meta.get("timeout"))
+            "load phase: %s s, planned %s req/s (%s), %s SIGKILLed right before; timeout %s s; new connection per request"
+            % (meta.get("load_seconds"), meta.get("planned_rps"), meta.get("mix"),
+               "one of the primary's two backends" if meta.get("lose") == "half" else "primary", meta.get("timeout"))
         )
+        if meta.get("sessions"):
+            lines.append(
+                "sessions: %d session cookies (Cookie: sid=s<k>), firebreak %s; primary lost: %s"
+                % (meta["sessions"], "with [affinity] key = \"cookie:sid\"" if meta.get("affinity")
+                   else "WITHOUT [affinity] (baseline)",
+                   "half (2 backends, 1 killed)" if meta.get("lose") == "half" else "all (killed)"))
+    both = bool(meta.get("sessions"))
     lines.append("")
-    lines.append(HEADER)
-    lines.append(RULE)
+    lines.append(HEADER + (" both sites |" if both else ""))
+    lines.append(RULE + ("-" * 12 + "|" if both else ""))
     summaries = {}
     for name in meta.get("proxies", ["firebreak", "nginx", "haproxy"]):
         p = os.path.join(results_dir, "%s-load.json" % name)
         if not os.path.exists(p):
             continue
         with open(p) as f:
-            s = summarize(json.load(f), capacity)
+            load = json.load(f)
+        s = summarize(load, capacity)
+        if both:
+            warm = os.path.join(results_dir, "%s-warmup.json" % name)
+            before = None
+            if os.path.exists(warm):
+                with open(warm) as f:
+                    before = json.load(f)["requests"]
+            s["sites"] = sites_summary(load["requests"], before)
         summaries[name] = s
-        lines.append(row(name, s))
+        lines.append(row(name, s, both))
     if summaries:
         lines.append("")
         lines.append("answers by status: " + "; ".join(
             "%s %s" % (n, " ".join("%s×%d" % kv for kv in s["statuses"].items())) for n, s in summaries.items()))
+    if both:
+        lines.append("")
+        lines.append("sessions in the load phase (by the X-Origin of their answers): " + "; ".join(
+            "%s %d sessions: %d both sites (%d of them back and forth), %d primary only, %d standby only,"
+            " %d no answer from an origin%s"
+            % (n, x["sessions"], x["both_sites"], x["bounced"], x["primary_only"], x["standby_only"], x["no_answer"],
+                    (", %d moved from the primary (warm-up) to the standby" % x["moved_after_warmup"])
+                    if "moved_after_warmup" in x else "")
+            for n, x in ((n, s["sites"]) for n, s in summaries.items() if s.get("sites"))))
+        fb = summaries.get("firebreak")
+        if fb and fb.get("sites") and meta.get("affinity") and meta.get("lose") == "half":
+            lines.append(
+                "firebreak with affinity, traffic split: %d sessions on both sites (goal 0; it also counts a session of"
+                " the band that moved when the share changed after the kill, if the primary answered it before), %d back and forth (goal 0)"
+                % (fb["sites"]["both_sites"], fb["sites"]["bounced"]))
+        elif fb and fb.get("sites") and meta.get("affinity"):
+            crit, gc = fb["critical_ok_within_1s_pct"], fb["goodput_over_capacity"]
+            ok = fb["sites"]["both_sites"] == 0 and (crit or 0) >= 99.0 and (gc or 0) >= 0.9
+            lines.append(
+                "firebreak with affinity: %d sessions on both sites (goal 0), crit≤1s %s %% (goal ≥ 99), good/cap"
+                " %s %% (goal ≥ 90): %s" % (fb["sites"]["both_sites"], fmt(crit), fmt(None if gc is None else 100 * gc,
+                                                                                  "{:.0f}"),
+                                             "holds" if ok else "MISSED"))
+        if meta.get("lose", "all") == "all":
+            lines.append(
+                "(The primary is dead for the whole load phase, so no answer can come from it: here the figure"
+                " can only show an answer from the primary after the kill. --lose half splits the traffic.)")
     calm = os.path.join(results_dir, "firebreak-calm.json")
     if os.path.exists(calm):
         with open(calm) as f:
             c = json.load(f)
         s = summarize(c, capacity)
+        if both:
+            s["sites"] = sites_summary(c["requests"])
         summaries["firebreak-calm"] = s
         non2xx = s["requests"] - sum(v["ok_any"] for v in s["per_class"].values())
         lines.append("")
         lines.append(
             "firebreak calm (primary and standby alive, %.0f req/s offered for %.0f s): %d requests, refused %d, "
-            "other non-2xx %d, timeouts %d, 2xx p50 %s ms p99 %s ms"
+            "other non-2xx %d, timeouts %d, 2xx p50 %s ms p99 %s ms%s"
             % (s["offered_rps"], c["duration"], s["requests"], s["refused"], non2xx - s["refused"] - s["timeouts"],
-               s["timeouts"], fmt(s["admitted_p50_ms"], "{:.0f}"), fmt(s["admitted_p99_ms"], "{:.0f}"))
+               s["timeouts"], fmt(s["admitted_p50_ms"], "{:.0f}"), fmt(s["admitted_p99_ms"], "{:.0f}"),
+               ("; sessions: %d both sites, %d on the standby only" % (s["sites"]["both_sites"],
+                                                                        s["sites"]["standby_only"]))
+               if s.get("sites") else "")
         )
     turns = meta.get("turns") or {}
     if turns:

@@ -4,6 +4,8 @@
 #
 #   benches/july/run.sh            # full run: 20 s of load per proxy (about 3 minutes)
 #   benches/july/run.sh --quick    # 8 s of load per proxy
+#   benches/july/run.sh --affinity # 300 session cookies, firebreak with [affinity]; + "both sites"
+#   benches/july/run.sh --affinity --lose half   # half the primary killed: traffic split 70/30
 #   benches/july/run.sh --proxies firebreak,haproxy --out /tmp/july   # any july.py option
 #
 # Environment: FIREBREAK_BIN=path skips `cargo build --release` and uses that binary.
