@@ -112,12 +112,11 @@ impl App {
             self.maintenance.get().enabled,
             now,
         );
-        self.metrics
-            .set_standby(
-                load.standby_capacity_rps,
-                self.standby.ratio(),
-                self.standby.primary_peak_rps(),
-            );
+        self.metrics.set_standby(
+            load.standby_capacity_rps,
+            self.standby.ratio(),
+            self.standby.primary_peak_rps(),
+        );
         self.metrics
             .failback_pending
             .set(i64::from(self.failback.pending()));

@@ -84,6 +84,7 @@ impl BackgroundService for Background {
             tokio::spawn(planner(app.clone())),
             tokio::spawn(health::run(app.clone(), shutdown.clone())),
             tokio::spawn(resolve_names(app.clone(), shutdown.clone())),
+            tokio::spawn(fleet_sync(app.clone(), shutdown.clone())),
             tokio::spawn(sighup(app.clone())),
             tokio::spawn(crate::watch::run(app.clone())),
             tokio::spawn({
@@ -163,6 +164,30 @@ async fn resolve_names(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver
         }
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Pulls the fleet's operator state every `fleet.sync_every` ([`crate::fleet`]); a replica cut
+/// off from its peers catches up at the first exchange after. Returns when `shutdown` flips.
+async fn fleet_sync(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let snap = app.store.load();
+        let every = match &snap.config.fleet {
+            Some(fleet) => {
+                let every = fleet.sync_every;
+                let (app2, fleet, me) = (app.clone(), fleet.clone(), snap.config.admin.listen);
+                let _ = tokio::task::spawn_blocking(move || {
+                    crate::fleet::pull(&app2, &fleet, Some(me))
+                })
+                .await;
+                every
+            }
+            None => std::time::Duration::from_secs(5), // look again after a reload
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
         }
     }

@@ -28,6 +28,7 @@ pub mod config;
 pub mod conn;
 pub mod demo;
 pub mod failback;
+pub mod fleet;
 pub mod handover;
 pub mod health;
 pub mod identity;

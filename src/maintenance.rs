@@ -3,13 +3,30 @@
 //! The state starts from `[maintenance]` in the config. `POST /maintenance` overrides it at run
 //! time; the override holds until the next toggle, or until a reload whose `[maintenance]`
 //! section differs from the previous one (the operator edited it, so the file wins again).
+//! Every state carries a [`Stamp`] (a logical counter, the wall time, the replica that set
+//! it), so replicas of a fleet can agree on the newest without trusting their clocks: the
+//! counter decides, the time and the origin only break ties (a Lamport clock).
 //! The page is the operator's template (placeholders `{{title}}`, `{{message}}`, `{{reason}}`,
 //! `{{retry_after}}`, `{{request_id}}`, `{{status}}`) or the built-in page below.
 
 use crate::config::MaintenanceConf;
 use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// When and where an operator state was set. Ordered by counter, then time, then origin.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize,
+)]
+pub struct Stamp {
+    /// Logical clock: one more than the highest counter the setting replica had seen.
+    pub counter: u64,
+    /// Unix seconds on the setting replica.
+    pub at: u64,
+    /// The replica that set it (its admin address).
+    pub origin: String,
+}
 
 /// What maintenance looks like right now.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,8 +36,9 @@ pub struct Maintenance {
     pub retry_after: Duration,
     /// The HTML template (None = built-in).
     pub page: Option<String>,
-    /// "config" or "admin": who set the current state.
-    pub source: &'static str,
+    /// Who set the current state: "config", "admin" (this replica) or "peer ADDR".
+    pub source: String,
+    pub stamp: Stamp,
 }
 
 impl Maintenance {
@@ -30,7 +48,8 @@ impl Maintenance {
             message: c.message.clone(),
             retry_after: c.retry_after,
             page: c.page.clone(),
-            source: "config",
+            source: "config".into(),
+            stamp: Stamp::default(),
         }
     }
 }
@@ -39,13 +58,57 @@ impl Maintenance {
 #[derive(Debug)]
 pub struct MaintenanceState {
     current: ArcSwap<Maintenance>,
+    /// The highest stamp counter seen (own or a peer's).
+    clock: AtomicU64,
+    /// This replica's name in stamps.
+    me: std::sync::Mutex<String>,
 }
 
 impl MaintenanceState {
     pub fn new(c: &MaintenanceConf) -> Self {
         Self {
             current: ArcSwap::from_pointee(Maintenance::from_conf(c)),
+            clock: AtomicU64::new(0),
+            me: std::sync::Mutex::new("this replica".into()),
         }
+    }
+
+    /// Names this replica in the stamps it makes (its admin address).
+    pub fn set_identity(&self, me: &str) {
+        *crate::lock::lock(&self.me) = me.to_string();
+    }
+
+    fn stamp(&self) -> Stamp {
+        Stamp {
+            counter: self.clock.fetch_add(1, Relaxed) + 1,
+            at: crate::clock::unix_now(),
+            origin: crate::lock::lock(&self.me).clone(),
+        }
+    }
+
+    /// Adopts a peer's state when it is newer than this replica's. True when adopted.
+    pub fn adopt(
+        &self,
+        peer: &str,
+        enabled: bool,
+        message: String,
+        retry_after: Duration,
+        stamp: Stamp,
+    ) -> bool {
+        self.clock.fetch_max(stamp.counter, Relaxed);
+        let cur = self.get();
+        if stamp <= cur.stamp {
+            return false;
+        }
+        self.current.store(Arc::new(Maintenance {
+            enabled,
+            message,
+            retry_after,
+            page: cur.page.clone(),
+            source: format!("peer {peer}"),
+            stamp,
+        }));
+        true
     }
 
     pub fn get(&self) -> Arc<Maintenance> {
@@ -55,7 +118,11 @@ impl MaintenanceState {
     /// Applies a reloaded config: only when its `[maintenance]` section changed.
     pub fn on_reload(&self, old: &MaintenanceConf, new: &MaintenanceConf) {
         if old != new {
-            self.current.store(Arc::new(Maintenance::from_conf(new)));
+            let m = Maintenance {
+                stamp: self.stamp(),
+                ..Maintenance::from_conf(new)
+            };
+            self.current.store(Arc::new(m));
         }
     }
 
@@ -72,7 +139,8 @@ impl MaintenanceState {
             message: message.unwrap_or_else(|| cur.message.clone()),
             retry_after: retry_after.unwrap_or(cur.retry_after),
             page: cur.page.clone(),
-            source: "admin",
+            source: "admin".into(),
+            stamp: self.stamp(),
         });
         self.current.store(next.clone());
         next

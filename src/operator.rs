@@ -15,9 +15,23 @@ pub fn call(
     token: Option<&str>,
     body: &str,
 ) -> Result<(u16, Value), String> {
-    let mut s = TcpStream::connect_timeout(&admin, Duration::from_secs(3))
+    call_within(admin, method, path, token, body, Duration::from_secs(10))
+}
+
+/// Like [`call`], every step (connect, each read and write) bounded by `timeout`.
+pub fn call_within(
+    admin: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+    timeout: Duration,
+) -> Result<(u16, Value), String> {
+    let mut s = TcpStream::connect_timeout(&admin, timeout.min(Duration::from_secs(3)))
         .map_err(|e| format!("{admin}: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))

@@ -81,6 +81,25 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
         .build()
         .map_err(|e| format!("startup runtime: {e}"))?
         .block_on(crate::health::first_round(&app));
+    // The fleet's operator state (a maintenance set on any replica) before the first request.
+    app.maintenance
+        .set_identity(&config.admin.listen.to_string());
+    if let Some(fleet) = &config.fleet {
+        let pulled = crate::fleet::pull(&app, fleet, Some(config.admin.listen));
+        if pulled.reached == 0 {
+            tracing::warn!(
+                peers = pulled.peers,
+                "fleet: no peer reachable; starting from the config"
+            );
+        } else {
+            tracing::info!(
+                peers = pulled.peers,
+                reached = pulled.reached,
+                adopted = pulled.adopted.len(),
+                "fleet: operator state taken from the peers"
+            );
+        }
+    }
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
 

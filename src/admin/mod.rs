@@ -95,6 +95,7 @@ impl ServeHttp for Admin {
                 app.metrics.encode(),
             ),
             (Method::GET, "/status") => json(StatusCode::OK, &status::status_json(app)),
+            (Method::GET, "/fleet/state") => json(StatusCode::OK, &crate::fleet::state_json(app)),
             (Method::GET, "/") => reply(
                 StatusCode::OK,
                 "text/html; charset=utf-8",

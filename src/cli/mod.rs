@@ -1,9 +1,12 @@
-//! The command line: `run`, `check`, `demo`, `drill` (docs/operations.md, "Command line").
+//! The command line: `run`, `check`, `demo`, `drill`, `ctl` (docs/operations.md, "Command
+//! line").
 
+mod ctl;
 mod drill;
 
 use crate::config::Config;
 use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -73,6 +76,55 @@ pub enum Command {
         #[arg(long)]
         max_p99: Option<String>,
     },
+    /// Apply one operator action to every replica of the fleet (this config's admin address
+    /// and its [fleet]); one line per replica, exit 1 if any failed.
+    Ctl {
+        /// The config file (its admin address, token variable and [fleet]).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Replicas' admin addresses, replacing the config's [fleet] (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        fleet: Vec<SocketAddr>,
+        /// A HOST:PORT whose every address is a replica's admin API, replacing [fleet].
+        #[arg(long)]
+        fleet_dns: Option<String>,
+        #[command(subcommand)]
+        action: CtlAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CtlAction {
+    /// Each replica's serving state, maintenance, failback and config version.
+    Status,
+    /// Maintenance on or off on every replica.
+    Maintenance {
+        /// on or off.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+        /// The message customers see.
+        #[arg(long)]
+        message: Option<String>,
+        /// Retry-After, e.g. "10m".
+        #[arg(long)]
+        retry_after: Option<String>,
+    },
+    /// Drain a backend (no new requests) on every replica.
+    Drain {
+        /// The pool's name.
+        pool: String,
+        /// The backend's address as /status shows it.
+        backend: String,
+    },
+    /// Undo a drain on every replica.
+    Undrain {
+        /// The pool's name.
+        pool: String,
+        /// The backend's address as /status shows it.
+        backend: String,
+    },
+    /// Release a failback that waits, on every replica.
+    Failback,
 }
 
 fn check(path: &Path) -> ExitCode {
@@ -143,6 +195,12 @@ pub fn main() -> ExitCode {
             };
             ExitCode::from(drill::run(&args) as u8)
         }
+        Command::Ctl {
+            config,
+            fleet,
+            fleet_dns,
+            action,
+        } => ctl_main(config, fleet, fleet_dns.as_deref(), action),
         Command::Demo => {
             crate::telemetry::init(cli.log_format == "json");
             match crate::demo::run() {
@@ -154,4 +212,63 @@ pub fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn ctl_main(
+    config: &Path,
+    fleet: &[SocketAddr],
+    fleet_dns: Option<&str>,
+    action: &CtlAction,
+) -> ExitCode {
+    let conf = match Config::load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let sync_every = std::time::Duration::from_secs(2);
+    let fleet = match (fleet, fleet_dns) {
+        ([], None) => None,
+        (peers, None) => Some(crate::config::FleetConf {
+            peers: peers.to_vec(),
+            dns: None,
+            sync_every,
+        }),
+        (_, Some(dns)) => {
+            let Some((host, port)) = dns
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h.to_string(), p.parse().ok()?)))
+            else {
+                println!("--fleet-dns {dns:?} must be HOST:PORT");
+                return ExitCode::FAILURE;
+            };
+            Some(crate::config::FleetConf {
+                peers: vec![],
+                dns: Some((host, port)),
+                sync_every,
+            })
+        }
+    };
+    let action = match action {
+        CtlAction::Status => ctl::Action::Status,
+        CtlAction::Maintenance {
+            state,
+            message,
+            retry_after,
+        } => ctl::Action::Maintenance {
+            on: state == "on",
+            message: message.clone(),
+            retry_after: retry_after.clone(),
+        },
+        CtlAction::Drain { pool, backend } | CtlAction::Undrain { pool, backend } => {
+            ctl::Action::Drain {
+                pool: pool.clone(),
+                backend: backend.clone(),
+                drain: matches!(action, CtlAction::Drain { .. }),
+            }
+        }
+        CtlAction::Failback => ctl::Action::Failback,
+    };
+    ExitCode::from(ctl::run(&conf, fleet, &action))
 }

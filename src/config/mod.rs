@@ -41,8 +41,21 @@ pub struct Config {
     /// How traffic returns to a recovered primary (table `[failback]`); None: as its health
     /// allows.
     pub failback: Option<FailbackConf>,
+    /// The other replicas (table `[fleet]`); None: this replica stands alone.
+    pub fleet: Option<FleetConf>,
     /// Non-fatal remarks (e.g. admin on a public address without a token).
     pub warnings: Vec<ConfigError>,
+}
+
+/// The replicas of a fleet: where their admin APIs are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetConf {
+    /// Other replicas' admin addresses.
+    pub peers: Vec<SocketAddr>,
+    /// Or a name whose every address is a replica's admin API (host, port).
+    pub dns: Option<(String, u16)>,
+    /// How often operator state is pulled from the peers.
+    pub sync_every: Duration,
 }
 
 /// Failback after a failover.

@@ -94,6 +94,15 @@ pub(super) struct RawConfig {
     pub clients: Option<RawClients>,
     pub affinity: Option<RawAffinity>,
     pub failback: Option<RawFailback>,
+    pub fleet: Option<RawFleet>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFleet {
+    pub peers: Option<S<Vec<S<String>>>>,
+    pub dns: Option<S<String>>,
+    pub sync_every: Option<S<Scalar>>,
 }
 
 #[derive(Debug, Deserialize)]

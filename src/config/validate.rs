@@ -73,6 +73,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
     let clients = upstream::clients(&mut cx, raw.clients.as_ref());
     let affinity = sessions::affinity(&mut cx, raw.affinity.as_ref());
     let failback = sessions::failback(&mut cx, raw.failback.as_ref());
+    let fleet = sessions::fleet(&mut cx, raw.fleet.as_ref());
 
     let Checker {
         mut errors,
@@ -101,6 +102,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
         clients,
         affinity,
         failback,
+        fleet,
         warnings,
     })
 }

@@ -76,13 +76,19 @@ impl Proxy {
 
     /// Like `start`, with extra environment variables (e.g. the admin token variable).
     pub fn start_with_env(config_toml: &str, env: &[(&str, &str)]) -> Proxy {
-        Proxy::try_start(config_toml, env, &[]).unwrap_or_else(|e| panic!("{e}"))
+        Proxy::try_start(config_toml, env, &[], None).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like `start_with_env`, with the admin listener (`{ADMIN}`) at a chosen address, so other
+    /// replicas' configs can name it before it starts.
+    pub fn start_with_admin(config_toml: &str, env: &[(&str, &str)], admin: SocketAddr) -> Proxy {
+        Proxy::try_start(config_toml, env, &[], Some(admin)).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Like `start`, run through `prefix` (a command that ends by exec'ing its arguments, such
     /// as `unshare`), so the proxy's process is the one the prefix becomes.
     pub fn start_via(config_toml: &str, prefix: &[&str]) -> Proxy {
-        Proxy::try_start(config_toml, &[], prefix).unwrap_or_else(|e| panic!("{e}"))
+        Proxy::try_start(config_toml, &[], prefix, None).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Like `start_with_env`, but returns the failure (with the captured stderr) instead.
@@ -91,11 +97,12 @@ impl Proxy {
         config_toml: &str,
         env: &[(&str, &str)],
         prefix: &[&str],
+        admin_at: Option<SocketAddr>,
     ) -> Result<Proxy, String> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Proxy::spawn_once(config_toml, env, prefix) {
+            match Proxy::spawn_once(config_toml, env, prefix, admin_at) {
                 Err(e) if attempt < 3 && (e.contains("in use") || e.contains("clashes")) => {
                     continue
                 }
@@ -108,6 +115,7 @@ impl Proxy {
         config_toml: &str,
         env: &[(&str, &str)],
         prefix: &[&str],
+        admin_at: Option<SocketAddr>,
     ) -> Result<Proxy, String> {
         // Two ports free at the same time: hold the first while asking for the second, or the
         // kernel may hand out the same port twice.
@@ -119,6 +127,7 @@ impl Proxy {
                 b.local_addr().expect("local_addr"),
             )
         };
+        let admin = admin_at.unwrap_or(admin);
         let dir = scratch_dir("firebreak-test");
         let config = dir.join("firebreak.toml");
         std::fs::write(&config, substitute(config_toml, http, admin)).expect("write config");

@@ -1,8 +1,7 @@
-//! Validation of how sessions and failback behave across the two sites: `[affinity]` and
-//! `[failback]`.
+//! Validation of what spans sites and replicas: `[affinity]`, `[failback]` and `[fleet]`.
 
-use super::super::raw::{RawAffinity, RawFailback};
-use super::super::{AffinityConf, AffinityKey, FailbackConf, FailbackMode};
+use super::super::raw::{RawAffinity, RawFailback, RawFleet};
+use super::super::{AffinityConf, AffinityKey, FailbackConf, FailbackMode, FleetConf};
 use super::Checker;
 
 /// `[affinity]`: `key` is `cookie:NAME`, `header:NAME` or `addr`; `hold` a duration.
@@ -57,5 +56,45 @@ pub(super) fn failback(cx: &mut Checker, raw: Option<&RawFailback>) -> Option<Fa
         mode: mode?,
         hold: hold?,
         ramp: ramp?,
+    })
+}
+
+/// `[fleet]`: `peers` (admin addresses) or `dns` (`HOST:PORT`), not both; `sync_every` 1–60 s.
+pub(super) fn fleet(cx: &mut Checker, raw: Option<&RawFleet>) -> Option<FleetConf> {
+    let raw = raw?;
+    let mut peers = Vec::new();
+    for p in raw
+        .peers
+        .as_ref()
+        .map_or(&[][..], |l| l.get_ref().as_slice())
+    {
+        if let Some(a) = cx.socket_addr(p, "fleet.peers") {
+            peers.push(a);
+        }
+    }
+    let dns = raw.dns.as_ref().and_then(|d| {
+        let hp = super::upstream::host_port(d.get_ref());
+        if hp.is_none() {
+            cx.error(
+                d.span(),
+                format!("fleet.dns {:?} must be HOST:PORT", d.get_ref()),
+            );
+        }
+        hp
+    });
+    match (&raw.peers, &raw.dns) {
+        (Some(p), Some(_)) => cx.error(p.span(), "fleet: give peers or dns, not both"),
+        (None, None) => cx.error_unplaced("fleet: give peers (admin addresses) or dns (HOST:PORT)"),
+        _ => {}
+    }
+    let every = cx.positive_duration(raw.sync_every.as_ref(), "fleet.sync_every", "2s")?;
+    if every > std::time::Duration::from_secs(60) {
+        let span = raw.sync_every.as_ref().map_or(0..0, |v| v.span());
+        cx.error(span, "fleet.sync_every must be at most 60s");
+    }
+    Some(FleetConf {
+        peers,
+        dns,
+        sync_every: every,
     })
 }
