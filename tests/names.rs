@@ -70,21 +70,7 @@ fn a_backend_name_is_followed_as_it_moves_splits_and_stops_resolving() {
         "",
     )
     .replace(&placeholder.to_string(), &format!("{NAME}:{port}"));
-    let script = format!(
-        "mount --bind {} /etc/hosts && exec \"$0\" \"$@\"",
-        file.display()
-    );
-    let unshare = unshare.display().to_string();
-    let prefix = [
-        unshare.as_str(),
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        &script,
-    ];
-    let p = Proxy::start_via(&cfg, &prefix);
+    let p = Proxy::start_with_hosts(&cfg, &unshare, &file);
     assert!(
         p.wait_ready(),
         "{:?}",

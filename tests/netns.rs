@@ -304,21 +304,7 @@ fn a_site_reached_over_tls_by_name_whose_link_goes_down_fails_over_the_same_way(
             1,
         )
         .replace(&placeholder.to_string(), &format!("{SITE}:8443"));
-    let script = format!(
-        "mount --bind {} /etc/hosts && exec \"$0\" \"$@\"",
-        hosts.display()
-    );
-    let unshare = unshare.display().to_string();
-    let mount = [
-        unshare.as_str(),
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        &script,
-    ];
-    let p = Proxy::start_via(&cfg, &mount);
+    let p = Proxy::start_with_hosts(&cfg, &unshare, &hosts);
     let up = || p.backend_health(dark.addr()).as_deref() == Some("up");
     assert!(
         wait_until(Duration::from_secs(5), up),

@@ -85,6 +85,27 @@ impl Proxy {
         Proxy::try_start(config_toml, env, &[], Some(admin)).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Like `start`, in a private mount namespace whose `/etc/hosts` is `hosts` (bind-mounted
+    /// with `unshare`, needs root): the proxy resolves names through glibc as in production,
+    /// and the machine's own `/etc/hosts` is never touched.
+    pub fn start_with_hosts(config_toml: &str, unshare: &Path, hosts: &Path) -> Proxy {
+        let script = format!(
+            "mount --bind {} /etc/hosts && exec \"$0\" \"$@\"",
+            hosts.display()
+        );
+        let unshare = unshare.display().to_string();
+        let prefix = [
+            unshare.as_str(),
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+        ];
+        Proxy::start_via(config_toml, &prefix)
+    }
+
     /// Like `start`, run through `prefix` (a command that ends by exec'ing its arguments, such
     /// as `unshare`), so the proxy's process is the one the prefix becomes.
     pub fn start_via(config_toml: &str, prefix: &[&str]) -> Proxy {
