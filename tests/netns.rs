@@ -168,22 +168,28 @@ fn sweep_stale() {
     }
 }
 
+/// A namespace for `test`, or None after a loud SKIPPED line (without root nothing here can
+/// run, whatever is installed; as root a missing `ip` fails through `require`).
+fn netns_or_skip(test: &str) -> Option<Netns> {
+    if root() && require(IP).is_none() {
+        return None;
+    }
+    match Netns::create() {
+        Ok(ns) => Some(ns),
+        Err(why) => {
+            loud(&format!(
+                "SKIPPED (needs root and ip netns): {why}. {test} did NOT run"
+            ));
+            None
+        }
+    }
+}
+
 #[test]
 fn a_primary_whose_packets_vanish_is_replaced_by_the_standby_within_the_timeouts() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    // Without root nothing here can run, whatever is installed.
-    if root() && require(IP).is_none() {
+    let Some(ns) = netns_or_skip("the plain netns test") else {
         return;
-    }
-    let ns = match Netns::create() {
-        Ok(ns) => ns,
-        Err(why) => {
-            loud(&format!(
-                "SKIPPED (needs root and ip netns): {why}. \
-                 tests/netns.rs did NOT run"
-            ));
-            return;
-        }
     };
     let Some(py) = require(PYTHON3) else {
         return;
@@ -264,17 +270,8 @@ fn expect_failover(ns: &Netns, p: &Proxy, dark: std::net::SocketAddr) {
 #[test]
 fn a_site_reached_over_tls_by_name_whose_link_goes_down_fails_over_the_same_way() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    if root() && require(IP).is_none() {
+    let Some(ns) = netns_or_skip("the TLS netns test") else {
         return;
-    }
-    let ns = match Netns::create() {
-        Ok(ns) => ns,
-        Err(why) => {
-            loud(&format!(
-                "SKIPPED (needs root and ip netns): {why}. the TLS netns test did NOT run"
-            ));
-            return;
-        }
     };
     let (Some(py), Some(unshare)) = (require(PYTHON3), which("unshare")) else {
         return;
