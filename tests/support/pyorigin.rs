@@ -69,8 +69,14 @@ impl PyOrigin {
         self.addr
     }
     /// Freezes the process: the kernel still completes TCP handshakes, nothing answers.
+    /// SIGSTOP, returning once every thread of the process is seen stopped (state `T` in
+    /// `/proc/PID/task/*/stat`), so that nothing the caller sends afterwards can be answered.
     pub fn freeze(&self) {
         self.signal("STOP");
+        let stopped = super::wait_until(std::time::Duration::from_secs(5), || {
+            all_threads_stopped(self.child.id())
+        });
+        assert!(stopped, "pyorigin {} did not stop on SIGSTOP", self.addr);
     }
     pub fn thaw(&self) {
         self.signal("CONT");
@@ -91,4 +97,19 @@ impl Drop for PyOrigin {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether every thread of `pid` is in the stopped state (`T`).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|t| {
+        std::fs::read_to_string(t.path().join("stat"))
+            // The state follows the command name in parentheses, which may itself hold spaces.
+            .is_ok_and(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+            })
+    })
 }
