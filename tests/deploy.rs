@@ -5,7 +5,8 @@
 //! - `deploy/kubernetes/`: every manifest against the Kubernetes JSON schemas with
 //!   `kubernetes-validate --strict` (latest and oldest supported Kubernetes); only the
 //!   Prometheus Operator's ServiceMonitor and the kustomization have no schema there. Plus the
-//!   values that must agree across files (grace vs termination budget, probes, Secret names);
+//!   values that must agree across files (grace vs termination budget, probes, Secret names,
+//!   the config's `[fleet] dns` vs the headless admin Service);
 //! - the ConfigMap's embedded `firebreak.toml`: identical to `deploy/container/firebreak.toml`
 //!   and accepted by `firebreak check` without a warning;
 //! - `deploy/systemd/firebreak.service`: `systemd-analyze verify` on a copy whose paths point at
@@ -616,6 +617,43 @@ fn kubernetes_manifests_agree_with_each_other() {
     let sm = read(&deploy("kubernetes/servicemonitor.yaml"));
     assert!(sm.contains("apiVersion: monitoring.coreos.com/v1") && sm.contains("port: admin"));
     assert!(sm.contains("app.kubernetes.io/component: admin"));
+}
+
+/// The replicas find each other through the headless admin Service: `[fleet] dns` is its name
+/// (short, or qualified by the kustomization's namespace) and its port, which is the admin
+/// port, and the Service lists pods that are not ready too (they are replicas all the same).
+#[test]
+fn kubernetes_fleet_is_the_headless_admin_service() {
+    let config = read(&deploy("container/firebreak.toml")); // = the ConfigMap's (tested above)
+    let fleet = &config[config.find("\n[fleet]\n").expect("a [fleet] table")..];
+    let dns = value_of(fleet, "dns").expect("fleet.dns");
+    let (host, port) = dns.rsplit_once(':').expect("fleet.dns is HOST:PORT");
+    let svc = read(&deploy("kubernetes/service.yaml"));
+    let admin = svc.rsplit_once("\n---\n").expect("two Services").1;
+    let name = value_of(admin, "name").expect("the admin Service's name");
+    assert_eq!(
+        host.split('.').next(),
+        Some(name.as_str()),
+        "fleet.dns {dns}"
+    );
+    if let Some(ns) = value_of(&read(&deploy("kubernetes/kustomization.yaml")), "namespace") {
+        assert!(
+            host == name || host.starts_with(&format!("{name}.{ns}.")),
+            "{dns} vs {ns}"
+        );
+    }
+    assert_eq!(
+        value_of(admin, "port").as_deref(),
+        Some(port),
+        "the admin Service's port"
+    );
+    assert!(value_of(&config, "listen").is_some_and(|l| l.ends_with(&format!(":{port}"))));
+    assert_eq!(value_of(admin, "clusterIP").as_deref(), Some("None"));
+    assert_eq!(
+        value_of(admin, "publishNotReadyAddresses").as_deref(),
+        Some("true"),
+        "the admin Service must list pods that are not ready"
+    );
 }
 
 // --- container ---------------------------------------------------------------------------------
