@@ -31,12 +31,19 @@ open  -- open-loop load at fixed arrival rates, one rate per class:
   README.md). Not `n mod N`: the classes' arrivals repeat with a short period, and a session
   would then send one class only.
 
-  Output JSON: {"mode": "open", "target", "duration", "timeout", "rates": {class: [rate, path]},
-  "started": n, "offered_rps": achieved, "lag_ms": {p50, p99, max},
-  "requests": [[class, scheduled_s, lag_s, status, latency_s, error, session, origin], ...]}
+  --target may be given several times (the replicas of a fleet, benches/july --replicas): the
+  requests are then spread round-robin over the targets, request n to target n mod T, as a
+  Kubernetes Service spreads new connections (IPVS round-robin); the schedule, the sessions and
+  everything else stay as with one target, so only the spreading differs.
+
+  Output JSON: {"mode": "open", "target", "targets", "duration", "timeout", "rates": {class:
+  [rate, path]}, "started": n, "offered_rps": achieved, "lag_ms": {p50, p99, max},
+  "requests": [[class, scheduled_s, lag_s, status, latency_s, error, session, origin, target],
+  ...]}
   status is 0 when no answer came; error is "" or timeout / connect / reset / protocol; session
   is the cookie's number (null without --sessions); origin is the answer's X-Origin header (the
-  origin that served it: benches/lib/origin.py names itself there), null when there was none.
+  origin that served it: benches/lib/origin.py names itself there), null when there was none;
+  target is the index (0-based) in the --target list of the address the request went to.
 
 capacity -- the directly measured capacity of one origin: closed loop, `--concurrency`
   keep-alive connections each sending the next request as soon as the previous one is
@@ -52,53 +59,7 @@ import random
 import sys
 import time
 
-
-def pct(values, q):
-    """Nearest-rank percentile of a list (q in 0..1); None for an empty list."""
-    if not values:
-        return None
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(q * len(s) + 0.5)) - 1))
-    return s[k]
-
-
-class ProtocolError(Exception):
-    pass
-
-
-async def read_response(reader: asyncio.StreamReader, method: str = "GET"):
-    """Reads one HTTP/1.x response; returns (status, headers, body_len)."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/"):
-        raise ProtocolError(lines[0])
-    status = int(parts[1])
-    headers = {}
-    for ln in lines[1:]:
-        if ln:
-            k, _, v = ln.partition(":")
-            headers[k.strip().lower()] = v.strip()
-    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
-        return status, headers, 0
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        total = 0
-        while True:
-            size_line = await reader.readuntil(b"\r\n")
-            size = int(size_line.split(b";")[0].strip(), 16)
-            if size == 0:
-                # trailers until an empty line
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                    pass
-                return status, headers, total
-            await reader.readexactly(size + 2)
-            total += size
-    if "content-length" in headers:
-        n = int(headers["content-length"])
-        await reader.readexactly(n)
-        return status, headers, n
-    body = await reader.read()  # until the server closes
-    return status, headers, len(body)
+from http1 import ProtocolError, pct, read_response  # noqa: F401  (pct: report.py's import too)
 
 
 async def one_request(host, port, path, tenant, session=None):
@@ -120,8 +81,7 @@ async def one_request(host, port, path, tenant, session=None):
 
 
 async def run_open(a):
-    host, _, port = a.target.rpartition(":")
-    port = int(port)
+    targets = [(t.rpartition(":")[0], int(t.rpartition(":")[2])) for t in a.target]
     classes = []
     for spec in a.rate:
         name, _, rest = spec.partition("=")
@@ -149,6 +109,8 @@ async def run_open(a):
     sem_started = 0
 
     async def fire(i, t_sched, name, path, t0):
+        k = i % len(targets)  # round-robin over the replicas
+        host, port = targets[k]
         t_start = loop.time()
         lag = t_start - t0 - t_sched
         tenant = ("t%d" % (i % a.tenants)) if a.tenants else None
@@ -165,7 +127,7 @@ async def run_open(a):
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError, ValueError):
             err = "protocol"
         latency = loop.time() - t_start
-        records[i] = [name, round(t_sched, 6), round(lag, 6), status, round(latency, 6), err, session, origin]
+        records[i] = [name, round(t_sched, 6), round(lag, 6), status, round(latency, 6), err, session, origin, k]
 
     tasks = []
     t0 = loop.time()
@@ -182,7 +144,8 @@ async def run_open(a):
     out = {
         "mode": "open",
         "label": a.label,
-        "target": a.target,
+        "target": a.target[0],
+        "targets": a.target,
         "duration": a.duration,
         "timeout": a.timeout,
         "tenants": a.tenants,
@@ -207,7 +170,7 @@ async def run_open(a):
     ok = sum(1 for r in records if 200 <= r[3] < 300)
     print(
         "load %s: %d requests in %.1fs (offered %.1f/s, lag p99 %.1f ms), %d 2xx"
-        % (a.label or a.target, len(records), a.duration, out["offered_rps"], out["lag_ms"]["p99"] or 0, ok),
+        % (a.label or ",".join(a.target), len(records), a.duration, out["offered_rps"], out["lag_ms"]["p99"] or 0, ok),
         file=sys.stderr,
     )
 
@@ -279,7 +242,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="mode", required=True)
     o = sub.add_parser("open", help="open-loop load at fixed rates per class")
-    o.add_argument("--target", required=True, help="HOST:PORT (loopback)")
+    o.add_argument("--target", required=True, action="append",
+                   help="HOST:PORT (loopback); repeatable: requests go round-robin over the targets")
     o.add_argument("--rate", action="append", required=True, help="CLASS=RATE:/PATH, repeatable")
     o.add_argument("--duration", type=float, default=20.0)
     o.add_argument("--timeout", type=float, default=5.0)
@@ -297,9 +261,10 @@ def main():
     c.add_argument("--path", default="/orders")
     c.add_argument("--out")
     a = ap.parse_args()
-    host = a.target.rpartition(":")[0]
-    if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
-        sys.exit("load.py: the July replay only sends traffic to loopback, not %s" % host)
+    for t in a.target if isinstance(a.target, list) else [a.target]:
+        host = t.rpartition(":")[0]
+        if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
+            sys.exit("load.py: the July replay only sends traffic to loopback, not %s" % host)
     asyncio.run(run_open(a) if a.mode == "open" else run_capacity(a))
 
 

@@ -24,106 +24,21 @@ last byte of the answer; see load.py):
   both sites   (runs with session cookies: --affinity or --sessions) sessions whose answers in
                the load phase came from both the primary and the standby (the X-Origin of every
                answer that has one); goal 0
+
+With --replicas (a fleet of firebreak processes, the row `firebreak xN`) every figure of the
+row is computed over the union of all replicas' answers, as the customers see them; a row per
+replica follows (`replica i`: the answers of the requests sent to it; its good/cap is its
+goodput over capacity ÷ N, its even share). Below the table: issue #3's goals per firebreak row,
+each replica's standby pool over the load phase (replicas.py) and, with several counts in one
+run, the "1 replica vs N replicas" table.
 """
 
 import json
 import os
 import sys
 
-from load import pct  # the generator's nearest-rank percentile, one definition
-
-CLASSES = ("critical", "normal", "bulk")
-
-
-def summarize(load: dict, capacity_rps: float) -> dict:
-    reqs = load["requests"]
-    dur = float(load["duration"])
-    ok = lambda r: 200 <= r[3] < 300  # noqa: E731
-    good = [r for r in reqs if ok(r) and r[4] <= 1.0]
-    refused = [r for r in reqs if r[3] in (503, 429)]
-    timeouts = [r for r in reqs if r[5] == "timeout"]
-    other = [
-        r for r in reqs
-        if (r[3] == 0 and r[5] != "timeout") or (r[3] != 0 and not ok(r) and r[3] not in (503, 429))
-    ]
-    admitted = [r[4] for r in reqs if ok(r)]
-    per_class = {}
-    for c in CLASSES:
-        rc = [r for r in reqs if r[0] == c]
-        gc = [r for r in rc if ok(r) and r[4] <= 1.0]
-        per_class[c] = {
-            "sent": len(rc),
-            "ok_within_1s": len(gc),
-            "ok_within_1s_pct": (100.0 * len(gc) / len(rc)) if rc else None,
-            "ok_any": sum(1 for r in rc if ok(r)),
-            "refused": sum(1 for r in rc if r[3] in (503, 429)),
-        }
-    statuses = {}
-    for r in reqs:
-        key = str(r[3]) if r[3] else r[5]
-        statuses[key] = statuses.get(key, 0) + 1
-    goodput = len(good) / dur
-    ms = lambda v: None if v is None else round(1000.0 * v, 1)  # noqa: E731
-    return {
-        "requests": len(reqs),
-        "planned_rps": load.get("planned_rps"),
-        "offered_rps": load.get("offered_rps"),
-        "generator_lag_ms": load.get("lag_ms"),
-        "per_class": per_class,
-        "critical_ok_within_1s_pct": per_class["critical"]["ok_within_1s_pct"],
-        "goodput_rps": round(goodput, 2),
-        "goodput_over_capacity": round(goodput / capacity_rps, 3) if capacity_rps else None,
-        "refused": len(refused),
-        "refused_p50_ms": ms(pct([r[4] for r in refused], 0.5)),
-        "refused_p99_ms": ms(pct([r[4] for r in refused], 0.99)),
-        "admitted_p50_ms": ms(pct(admitted, 0.5)),
-        "admitted_p99_ms": ms(pct(admitted, 0.99)),
-        "timeouts": len(timeouts),
-        "other": len(other),
-        "statuses": dict(sorted(statuses.items())),
-    }
-
-
-def sessions(reqs: list) -> dict:
-    """Per session (requests with a cookie, load.py --sessions), the origins that answered it."""
-    seen = {}
-    for r in reqs:
-        if len(r) > 7 and r[6] is not None:
-            got = seen.setdefault(r[6], set())
-            if r[7]:
-                got.add(r[7])
-    return seen
-
-
-def switches(reqs: list) -> dict:
-    """Per session, how often the origin of its answers changed, in the order of the requests'
-    scheduled starts (one change: moved once, e.g. with a share change; two or more: bounced)."""
-    last, n = {}, {}
-    for r in sorted((r for r in reqs if len(r) > 7 and r[6] is not None and r[7]), key=lambda r: r[1]):
-        if r[6] in last and last[r[6]] != r[7]:
-            n[r[6]] = n.get(r[6], 0) + 1
-        last[r[6]] = r[7]
-    return n
-
-
-def sites_summary(reqs: list, before: list = None) -> dict:
-    """Sessions served by both sites (goal 0), by one, by none; with `before` (the warm-up's
-    requests) also how many moved from the primary in the warm-up to the standby after it."""
-    seen = sessions(reqs)
-    if not seen:
-        return None
-    out = {
-        "sessions": len(seen),
-        "both_sites": sum(1 for v in seen.values() if {"primary", "standby"} <= v),
-        "primary_only": sum(1 for v in seen.values() if v == {"primary"}),
-        "standby_only": sum(1 for v in seen.values() if v == {"standby"}),
-        "no_answer": sum(1 for v in seen.values() if not v),
-        "bounced": sum(1 for v in switches(reqs).values() if v >= 2),
-    }
-    if before is not None:
-        prior = sessions(before)
-        out["moved_after_warmup"] = sum(1 for k, v in seen.items() if "standby" in v and prior.get(k) == {"primary"})
-    return out
+import replicas
+from summary import replica_load, sites_summary, summarize
 
 
 def fmt(v, spec="{:.1f}", none="-"):
@@ -131,7 +46,7 @@ def fmt(v, spec="{:.1f}", none="-"):
 
 
 HEADER = (
-    "| proxy     | offered r/s (lag p99) | crit≤1s | norm≤1s | bulk≤1s | goodput r/s | good/cap "
+    "| proxy        | offered r/s (lag p99) | crit≤1s | norm≤1s | bulk≤1s | goodput r/s | good/cap "
     "| refused | ref p99 ms | 2xx p50 ms | 2xx p99 ms | timeout | other |"
 )
 RULE = "|" + "|".join("-" * (len(c)) for c in HEADER.split("|")[1:-1]) + "|"
@@ -140,7 +55,7 @@ RULE = "|" + "|".join("-" * (len(c)) for c in HEADER.split("|")[1:-1]) + "|"
 def row(name: str, s: dict, both: bool = False) -> str:
     pc = s["per_class"]
     cells = [
-        " %-9s " % name,
+        " %-12s " % name,
         " %-21s " % ("%.1f (%s ms)" % (s["offered_rps"], fmt((s["generator_lag_ms"] or {}).get("p99"), "{:.0f}"))),
         " %6s%% " % fmt(pc["critical"]["ok_within_1s_pct"]),
         " %6s%% " % fmt(pc["normal"]["ok_within_1s_pct"]),
@@ -159,64 +74,84 @@ def row(name: str, s: dict, both: bool = False) -> str:
     return "|" + "|".join(cells) + "|"
 
 
-def firebreak_diag(results_dir: str) -> list:
-    """Summarises firebreak's /status captured at the end of the load phase."""
-    path = os.path.join(results_dir, "firebreak-status-end.json")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        st = json.load(f)
-    out = ["firebreak /status at the end of the load phase (%s):" % os.path.basename(path)]
-    out.append("  tiers: " + ", ".join("tier %s %s share %.2f" % (t["tier"], t["state"], t["share"]) for t in st.get("tiers", [])))
-    for p in st.get("pools", []):
-        out.append(
-            "  pool %-8s tier %s %-9s limit %-6s in_flight %-4s queued %-4s congested %-5s "
-            "p50 %s ms, baseline %s ms, limit baseline %s ms"
-            % (
-                p.get("name"), p.get("tier"), p.get("state"), p.get("limit"), p.get("in_flight"),
-                p.get("queued"), p.get("congested"), p.get("latency_p50_ms"),
-                p.get("latency_baseline_ms"), p.get("limit_baseline_ms"),
-            )
-        )
-        for b in p.get("backends", []):
+def end_status(results_dir: str, name: str, n: int) -> list:
+    """Each replica's /status captured 0.5 s before the end of the load phase."""
+    out = []
+    for i in range(1, n + 1):
+        path = os.path.join(results_dir, "%s-status-end%s.json" % (name, "-r%d" % i if n > 1 else ""))
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            st = json.load(f)
+        out.append("%s /status at the end of the load phase (%s):" % (replicas.label(name), os.path.basename(path)))
+        out.append("  tiers: " + ", ".join("tier %s %s share %.2f" % (t["tier"], t["state"], t["share"])
+                                           for t in st.get("tiers", [])))
+        for p in st.get("pools", []):
             out.append(
-                "    backend %s %s in_flight %s limit %s latency %s ms failures %s"
-                % (b.get("address"), b.get("health"), b.get("in_flight"), b.get("limit"), b.get("latency_ms"), b.get("failures"))
-            )
-    series = os.path.join(results_dir, "firebreak-status.jsonl")
-    if os.path.exists(series):
-        lims = []
-        with open(series) as f:
-            for ln in f:
-                try:
-                    s = json.loads(ln)
-                except ValueError:
-                    continue
-                for p in s["status"].get("pools", []):
-                    if p.get("name") == "standby":
-                        lims.append((s["t"], p.get("limit"), p.get("in_flight"), p.get("queued"), p.get("congested")))
+                "  pool %-8s tier %s %-9s limit %-6s in_flight %-4s queued %-4s congested %-5s "
+                "p50 %s ms, baseline %s ms, limit baseline %s ms"
+                % (p.get("name"), p.get("tier"), p.get("state"), p.get("limit"), p.get("in_flight"),
+                   p.get("queued"), p.get("congested"), p.get("latency_p50_ms"),
+                   p.get("latency_baseline_ms"), p.get("limit_baseline_ms")))
+            for b in p.get("backends", []):
+                out.append(
+                    "    backend %s %s in_flight %s limit %s latency %s ms failures %s"
+                    % (b.get("address"), b.get("health"), b.get("in_flight"), b.get("limit"), b.get("latency_ms"),
+                       b.get("failures")))
+    if n == 1:
+        lims = [(t, p.get("limit"), p.get("in_flight"), p.get("queued"), p.get("congested"))
+                for t, r in replicas.series(results_dir, name) for p in [replicas.pool(r[min(r)])]]
         if lims:
-            out.append(
-                "  standby over the load phase (t s: limit/in_flight/queued/congested): "
-                + "  ".join("%.1f: %s/%s/%s/%s" % l for l in lims)
-            )
+            out.append("  standby over the load phase (t s: limit/in_flight/queued/congested): "
+                       + "  ".join("%.1f: %s/%s/%s/%s" % x for x in lims))
     return out
 
 
+def read(path):
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def session_lines(meta: dict, summaries: dict) -> list:
+    """The sessions' sites per row (runs with session cookies), and the affinity goal line."""
+    lines = ["", "sessions in the load phase (by the X-Origin of their answers): " + "; ".join(
+        "%s %d sessions: %d both sites (%d of them back and forth), %d primary only, %d standby only,"
+        " %d no answer from an origin%s"
+        % (replicas.label(n), x["sessions"], x["both_sites"], x["bounced"], x["primary_only"], x["standby_only"],
+           x["no_answer"], (", %d moved from the primary (warm-up) to the standby" % x["moved_after_warmup"])
+           if "moved_after_warmup" in x else "")
+        for n, x in ((n, s["sites"]) for n, s in summaries.items() if s.get("sites")))]
+    for name, fb in summaries.items():
+        if not name.startswith("firebreak") or not fb.get("sites") or not meta.get("affinity"):
+            continue
+        if meta.get("lose") == "half":
+            lines.append(
+                "%s with affinity, traffic split: %d sessions on both sites (goal 0; it also counts a session of"
+                " the band that moved when the share changed after the kill, if the primary answered it before), %d"
+                " back and forth (goal 0)" % (replicas.label(name), fb["sites"]["both_sites"], fb["sites"]["bounced"]))
+        else:
+            crit, gc = fb["critical_ok_within_1s_pct"], fb["goodput_over_capacity"]
+            ok = fb["sites"]["both_sites"] == 0 and (crit or 0) >= 99.0 and (gc or 0) >= 0.9
+            lines.append(
+                "%s with affinity: %d sessions on both sites (goal 0), crit≤1s %s %% (goal ≥ 99), good/cap"
+                " %s %% (goal ≥ 90): %s" % (replicas.label(name), fb["sites"]["both_sites"], fmt(crit),
+                                             fmt(None if gc is None else 100 * gc, "{:.0f}"), "holds" if ok else "MISSED"))
+    if meta.get("lose", "all") == "all":
+        lines.append(
+            "(The primary is dead for the whole load phase, so no answer can come from it: here the figure"
+            " can only show an answer from the primary after the kill. --lose half splits the traffic.)")
+    return lines
+
+
 def render(results_dir: str) -> str:
-    with open(os.path.join(results_dir, "capacity.json")) as f:
-        cap = json.load(f)
-    meta = {}
-    mp = os.path.join(results_dir, "meta.json")
-    if os.path.exists(mp):
-        with open(mp) as f:
-            meta = json.load(f)
+    cap = read(os.path.join(results_dir, "capacity.json"))
+    meta = read(os.path.join(results_dir, "meta.json")) or {}
     capacity = cap["standby"]["rps"]
-    lines = []
-    lines.append(
+    lines = [
         "standby capacity (direct, closed loop, concurrency %d, %.0f s): %.1f req/s; primary (generator-bound lower bound): %s req/s"
-        % (cap["standby"]["concurrency"], cap["standby"]["duration"], capacity, cap.get("primary", {}).get("rps", "-"))
-    )
+        % (cap["standby"]["concurrency"], cap["standby"]["duration"], capacity, cap.get("primary", {}).get("rps", "-"))]
     if meta:
         la = meta.get("loadavg_start")
         if la:
@@ -224,98 +159,81 @@ def render(results_dir: str) -> str:
         lines.append(
             "load phase: %s s, planned %s req/s (%s), %s SIGKILLed right before; timeout %s s; new connection per request"
             % (meta.get("load_seconds"), meta.get("planned_rps"), meta.get("mix"),
-               "one of the primary's two backends" if meta.get("lose") == "half" else "primary", meta.get("timeout"))
-        )
+               "one of the primary's two backends" if meta.get("lose") == "half" else "primary", meta.get("timeout")))
         if meta.get("sessions"):
             lines.append(
                 "sessions: %d session cookies (Cookie: sid=s<k>), firebreak %s; primary lost: %s"
                 % (meta["sessions"], "with [affinity] key = \"cookie:sid\"" if meta.get("affinity")
                    else "WITHOUT [affinity] (baseline)",
                    "half (2 backends, 1 killed)" if meta.get("lose") == "half" else "all (killed)"))
+        fleets = [n for n in (meta.get("replicas") or {}).values() if n > 1]
+        if fleets:
+            lines.append(
+                "firebreak xN: N firebreak processes in front of the same primary and standby, requests round-robin"
+                " over them (warm-up, calm and load); [fleet]: %s; each replica threads = 0 (one per core)"
+                % meta.get("fleet"))
     both = bool(meta.get("sessions"))
-    lines.append("")
-    lines.append(HEADER + (" both sites |" if both else ""))
-    lines.append(RULE + ("-" * 12 + "|" if both else ""))
-    summaries = {}
-    for name in meta.get("proxies", ["firebreak", "nginx", "haproxy"]):
-        p = os.path.join(results_dir, "%s-load.json" % name)
-        if not os.path.exists(p):
+    nrep = meta.get("replicas") or {}
+    lines += ["", HEADER + (" both sites |" if both else ""), RULE + ("-" * 12 + "|" if both else "")]
+    summaries, calms, per_replica = {}, {}, {}
+    for name in meta.get("rows") or meta.get("proxies", ["firebreak", "nginx", "haproxy"]):
+        load = read(os.path.join(results_dir, "%s-load.json" % name))
+        if load is None:
             continue
-        with open(p) as f:
-            load = json.load(f)
         s = summarize(load, capacity)
         if both:
-            warm = os.path.join(results_dir, "%s-warmup.json" % name)
-            before = None
-            if os.path.exists(warm):
-                with open(warm) as f:
-                    before = json.load(f)["requests"]
-            s["sites"] = sites_summary(load["requests"], before)
+            warm = read(os.path.join(results_dir, "%s-warmup.json" % name))
+            s["sites"] = sites_summary(load["requests"], warm["requests"] if warm else None)
         summaries[name] = s
-        lines.append(row(name, s, both))
+        lines.append(row(replicas.label(name), s, both))
+        n = nrep.get(name, 1)
+        if n > 1:
+            per_replica[name] = [summarize(replica_load(load, k, n), capacity / n) for k in range(n)]
+            lines += [row("  replica %d" % (k + 1), x, both) for k, x in enumerate(per_replica[name])]
+        calm = read(os.path.join(results_dir, "%s-calm.json" % name)) if name.startswith("firebreak") else None
+        if calm is not None:
+            c = summarize(calm, capacity)
+            c["duration"] = calm["duration"]
+            if both:
+                c["sites"] = sites_summary(calm["requests"])
+            calms[name] = c
     if summaries:
-        lines.append("")
-        lines.append("answers by status: " + "; ".join(
-            "%s %s" % (n, " ".join("%s×%d" % kv for kv in s["statuses"].items())) for n, s in summaries.items()))
+        lines += ["", "answers by status: " + "; ".join(
+            "%s %s" % (replicas.label(n), " ".join("%s×%d" % kv for kv in s["statuses"].items()))
+            for n, s in summaries.items())]
     if both:
-        lines.append("")
-        lines.append("sessions in the load phase (by the X-Origin of their answers): " + "; ".join(
-            "%s %d sessions: %d both sites (%d of them back and forth), %d primary only, %d standby only,"
-            " %d no answer from an origin%s"
-            % (n, x["sessions"], x["both_sites"], x["bounced"], x["primary_only"], x["standby_only"], x["no_answer"],
-                    (", %d moved from the primary (warm-up) to the standby" % x["moved_after_warmup"])
-                    if "moved_after_warmup" in x else "")
-            for n, x in ((n, s["sites"]) for n, s in summaries.items() if s.get("sites"))))
-        fb = summaries.get("firebreak")
-        if fb and fb.get("sites") and meta.get("affinity") and meta.get("lose") == "half":
-            lines.append(
-                "firebreak with affinity, traffic split: %d sessions on both sites (goal 0; it also counts a session of"
-                " the band that moved when the share changed after the kill, if the primary answered it before), %d back and forth (goal 0)"
-                % (fb["sites"]["both_sites"], fb["sites"]["bounced"]))
-        elif fb and fb.get("sites") and meta.get("affinity"):
-            crit, gc = fb["critical_ok_within_1s_pct"], fb["goodput_over_capacity"]
-            ok = fb["sites"]["both_sites"] == 0 and (crit or 0) >= 99.0 and (gc or 0) >= 0.9
-            lines.append(
-                "firebreak with affinity: %d sessions on both sites (goal 0), crit≤1s %s %% (goal ≥ 99), good/cap"
-                " %s %% (goal ≥ 90): %s" % (fb["sites"]["both_sites"], fmt(crit), fmt(None if gc is None else 100 * gc,
-                                                                                  "{:.0f}"),
-                                             "holds" if ok else "MISSED"))
-        if meta.get("lose", "all") == "all":
-            lines.append(
-                "(The primary is dead for the whole load phase, so no answer can come from it: here the figure"
-                " can only show an answer from the primary after the kill. --lose half splits the traffic.)")
-    calm = os.path.join(results_dir, "firebreak-calm.json")
-    if os.path.exists(calm):
-        with open(calm) as f:
-            c = json.load(f)
-        s = summarize(c, capacity)
-        if both:
-            s["sites"] = sites_summary(c["requests"])
-        summaries["firebreak-calm"] = s
+        lines += session_lines(meta, summaries)
+    for name, s in calms.items():
         non2xx = s["requests"] - sum(v["ok_any"] for v in s["per_class"].values())
+        lines += ["", "%s calm (primary and standby alive, %.0f req/s offered for %.0f s): %d requests, refused %d, "
+                  "other non-2xx %d, timeouts %d, 2xx p50 %s ms p99 %s ms%s"
+                  % (replicas.label(name), s["offered_rps"], s["duration"], s["requests"], s["refused"],
+                     non2xx - s["refused"] - s["timeouts"], s["timeouts"], fmt(s["admitted_p50_ms"], "{:.0f}"),
+                     fmt(s["admitted_p99_ms"], "{:.0f}"),
+                     ("; sessions: %d both sites, %d on the standby only" % (s["sites"]["both_sites"],
+                                                                              s["sites"]["standby_only"]))
+                     if s.get("sites") else "")]
+    fb_rows = [(nm, nrep.get(nm, 1)) for nm in summaries if nm.startswith("firebreak")]
+    workers = (meta.get("standby") or {}).get("workers", 2)
+    if fb_rows:
         lines.append("")
-        lines.append(
-            "firebreak calm (primary and standby alive, %.0f req/s offered for %.0f s): %d requests, refused %d, "
-            "other non-2xx %d, timeouts %d, 2xx p50 %s ms p99 %s ms%s"
-            % (s["offered_rps"], c["duration"], s["requests"], s["refused"], non2xx - s["refused"] - s["timeouts"],
-               s["timeouts"], fmt(s["admitted_p50_ms"], "{:.0f}"), fmt(s["admitted_p99_ms"], "{:.0f}"),
-               ("; sessions: %d both sites, %d on the standby only" % (s["sites"]["both_sites"],
-                                                                        s["sites"]["standby_only"]))
-               if s.get("sites") else "")
-        )
+        lines += [replicas.goals_line(nm, summaries[nm], calms.get(nm)) for nm, _ in fb_rows]
+    if len(fb_rows) > 1:
+        lines.append("")
+        lines += replicas.compare_table(results_dir, fb_rows, summaries, calms, workers)
     turns = meta.get("turns") or {}
     if turns:
-        lines.append("")
-        lines.append(
-            "machine CPU busy in the second before each turn (others' work; 2 cores): "
-            + ", ".join("%s %s%%" % (k, v.get("cpu_busy_before_pct")) for k, v in turns.items())
-        )
-    diag = firebreak_diag(results_dir)
-    if diag:
-        lines.append("")
-        lines.extend(diag)
+        lines += ["", "machine CPU busy in the second before each turn (others' work; 2 cores): "
+                  + ", ".join("%s %s%%" % (k, v.get("cpu_busy_before_pct")) for k, v in turns.items())]
+    for nm, n in fb_rows:
+        diag = end_status(results_dir, nm, n) + replicas.status_lines(results_dir, nm, n, workers)
+        if diag:
+            lines += [""] + diag
+    if "firebreak" in calms:
+        summaries["firebreak-calm"] = calms["firebreak"]  # where benches/compare.py reads it
     with open(os.path.join(results_dir, "summary.json"), "w") as f:
-        json.dump({"capacity": cap, "meta": meta, "summaries": summaries}, f, indent=1)
+        json.dump({"capacity": cap, "meta": meta, "summaries": summaries, "calm": calms,
+                   "replicas": per_replica}, f, indent=1)
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@
 #   benches/july/run.sh --affinity # 300 session cookies, firebreak with [affinity]; + "both sites"
 #   benches/july/run.sh --affinity --lose half   # half the primary killed: traffic split 70/30
 #   benches/july/run.sh --proxies firebreak,haproxy --out /tmp/july   # any july.py option
+#   benches/july/run.sh --replicas 1,3   # firebreak as 1 and as 3 replicas: "1 replica vs 3 replicas"
 #
 # Environment: FIREBREAK_BIN=path skips `cargo build --release` and uses that binary.
 # Installs nginx and haproxy with apt-get when missing (root only, benches/lib/require.sh),
