@@ -16,6 +16,22 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// The fleet as the last exchange of operator state saw it ([`crate::fleet`]).
+#[derive(Debug, Clone, Default)]
+pub struct FleetSeen {
+    /// The ids of the replicas that answered, this one included, sorted.
+    pub ids: Vec<String>,
+    /// The sum of their primary loads (requests/s, each a recent peak), this one's included.
+    pub primary_load_rps: f64,
+    /// Other replicas asked, and how many answered.
+    pub peers: usize,
+    pub reached: usize,
+    /// Unix seconds of the exchange (0: none yet).
+    pub at: u64,
+    /// Why the last exchange found no peers (said once per change).
+    pub targets_error: Option<String>,
+}
+
 #[derive(Debug)]
 pub struct App {
     pub store: Store,
@@ -32,6 +48,14 @@ pub struct App {
     pub holds: crate::affinity::Holds,
     /// Failback after a failover (kept across reloads).
     pub failback: crate::failback::Failback,
+    /// This replica's Lamport clock for operator state ([`crate::stamp`]).
+    pub clock: Arc<crate::stamp::Clock>,
+    /// Drains, failback releases and notes, as the fleet shares them.
+    pub ledger: crate::ledger::Ledger,
+    /// A random name for this process, so that it knows itself among its fleet's addresses.
+    pub replica_id: String,
+    /// The fleet as the last exchange saw it.
+    pub fleet_seen: std::sync::Mutex<FleetSeen>,
     /// The primary tier's (requests, errors) totals at the last tick.
     primary_seen: std::sync::Mutex<Option<(u64, u64)>>,
     /// Wakes the planner at once (a backend was ejected or flipped health).
@@ -42,8 +66,17 @@ pub struct App {
 
 impl App {
     pub fn new(config: Config, path: &Path) -> Arc<App> {
+        let clock = Arc::new(crate::stamp::Clock::default());
+        let replica_id = format!("{:016x}", fastrand::u64(..));
         Arc::new(App {
-            maintenance: MaintenanceState::new(&config.maintenance),
+            maintenance: MaintenanceState::new(&config.maintenance, clock.clone()),
+            ledger: crate::ledger::Ledger::new(clock.clone()),
+            fleet_seen: std::sync::Mutex::new(FleetSeen {
+                ids: vec![replica_id.clone()],
+                ..FleetSeen::default()
+            }),
+            replica_id,
+            clock,
             store: Store::new(config, path),
             metrics: Metrics::new(),
             retry_budget: RetryBudget::default(),

@@ -89,7 +89,12 @@ impl BackgroundService for Background {
             tokio::spawn(crate::watch::run(app.clone())),
             tokio::spawn({
                 let app = app.clone();
-                crate::standby::run_probes(app.standby.clone(), move || app.store.load())
+                let (a, b) = (app.clone(), app.clone());
+                crate::standby::run_probes(
+                    app.standby.clone(),
+                    move || a.store.load(),
+                    move || fleet_ids(&b).map(|seen| crate::slot::slot(&b.replica_id, &seen)),
+                )
             }),
             tokio::spawn(announce_ready(app.clone())),
             tokio::spawn(crate::handover::run(app.clone(), self.upgrade_sock.clone())),
@@ -169,6 +174,12 @@ async fn resolve_names(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver
     }
 }
 
+/// The replica ids the last fleet exchange saw (None without a `[fleet]`).
+fn fleet_ids(app: &App) -> Option<Vec<String>> {
+    app.store.peek().config.fleet.as_ref()?;
+    Some(crate::lock::lock(&app.fleet_seen).ids.clone())
+}
+
 /// Pulls the fleet's operator state every `fleet.sync_every` ([`crate::fleet`]); a replica cut
 /// off from its peers catches up at the first exchange after. Returns when `shutdown` flips.
 async fn fleet_sync(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
@@ -179,7 +190,7 @@ async fn fleet_sync(app: Arc<App>, mut shutdown: tokio::sync::watch::Receiver<bo
                 let every = fleet.sync_every;
                 let (app2, fleet, me) = (app.clone(), fleet.clone(), snap.config.admin.listen);
                 let _ = tokio::task::spawn_blocking(move || {
-                    crate::fleet::pull(&app2, &fleet, Some(me))
+                    crate::fleet::pull(&app2, &fleet, Some(me), false)
                 })
                 .await;
                 every

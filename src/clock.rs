@@ -27,6 +27,15 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// Wall-clock Unix nanoseconds, for schedules that the replicas of a fleet share.
+#[allow(clippy::disallowed_methods)] // the one wall-clock reader
+pub fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(ns)
+        .unwrap_or(0)
+}
+
 /// Converts a duration to nanoseconds, saturating.
 pub fn ns(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)

@@ -24,6 +24,7 @@
 
 use crate::config::{FailbackConf, FailbackMode};
 use crate::lock::lock;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Mutex;
 
 /// Where failback stands.
@@ -64,16 +65,29 @@ pub struct Slo {
 /// Fewer requests than this in a window say nothing about an error rate.
 const MIN_REQUESTS: u64 = 20;
 
+/// What `release` did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Released {
+    /// The ramp starts now.
+    Started,
+    /// It was already ramping (a second release, e.g. from another replica): nothing changed.
+    Already,
+}
+
 /// The failback state of this process.
 #[derive(Debug)]
 pub struct Failback {
     phase: Mutex<Phase>,
+    /// A fleet peer released this failover while this replica still saw the primary down:
+    /// the release applies as soon as it waits (until the failover ends).
+    armed: AtomicBool,
 }
 
 impl Default for Failback {
     fn default() -> Self {
         Failback {
             phase: Mutex::new(Phase::Normal),
+            armed: AtomicBool::new(false),
         }
     }
 }
@@ -124,6 +138,13 @@ impl Failback {
                 },
             },
             Phase::Normal => Phase::Normal,
+            Phase::Failover { since } if self.armed.swap(false, Relaxed) => {
+                tracing::info!("failback released by a fleet peer: traffic moves back");
+                Phase::Ramping {
+                    since,
+                    started: now,
+                }
+            }
             Phase::Failover { since } => Phase::Waiting {
                 since,
                 healthy_since: now,
@@ -159,6 +180,9 @@ impl Failback {
         if next != *phase {
             tracing::info!(from = ?*phase, to = ?next, "failback state changed");
         }
+        if next == Phase::Normal {
+            self.armed.store(false, Relaxed);
+        }
         *phase = next;
         match next {
             Phase::Normal => None,
@@ -167,8 +191,9 @@ impl Failback {
         }
     }
 
-    /// `POST /failback`: starts the ramp of a failback that waits. Err when nothing waits.
-    pub fn release(&self, now: u64) -> Result<(), &'static str> {
+    /// `POST /failback`: starts the ramp of a failback that waits; a second release while it
+    /// ramps changes nothing. Err when nothing waits.
+    pub fn release(&self, now: u64) -> Result<Released, &'static str> {
         let mut phase = lock(&self.phase);
         match *phase {
             Phase::Waiting { since, .. } => {
@@ -176,14 +201,64 @@ impl Failback {
                     since,
                     started: now,
                 };
-                tracing::info!("failback released by admin: traffic moves back to the primary");
-                Ok(())
+                tracing::info!("failback released: traffic moves back to the primary");
+                Ok(Released::Started)
             }
-            Phase::Ramping { .. } => Err("failback is already under way"),
+            Phase::Ramping { .. } => Ok(Released::Already),
             Phase::Failover { .. } => {
                 Err("the primary is not healthy yet: nothing to fail back to")
             }
             Phase::Normal => Err("no failover: traffic is already on the primary"),
+        }
+    }
+
+    /// A release made on a fleet peer: released now if waiting, or as soon as this replica
+    /// sees the primary healthy again if it still sees it down; nothing otherwise.
+    pub fn release_from_peer(&self, now: u64) {
+        match self.phase() {
+            Phase::Waiting { .. } => {
+                let _ = self.release(now);
+            }
+            Phase::Failover { .. } => self.armed.store(true, Relaxed),
+            Phase::Normal | Phase::Ramping { .. } => {}
+        }
+    }
+
+    /// At start, a replica of a fleet takes a peer's failover episode instead of sending
+    /// traffic to a primary the fleet holds out: a peer in failover or waiting makes this
+    /// replica wait (the next tick moves it to waiting if it sees the primary healthy); a
+    /// peer ramping at `progress` makes it ramp from there. Only from the normal phase.
+    pub fn adopt_peer(&self, peer: &str, progress: f64, conf: &FailbackConf, now: u64) {
+        let mut phase = lock(&self.phase);
+        if *phase != Phase::Normal {
+            return;
+        }
+        *phase = match peer {
+            "failover" | "waiting" => Phase::Failover { since: now },
+            "ramping" => {
+                let done = (progress.clamp(0.0, 1.0) * crate::clock::ns(conf.ramp) as f64) as u64;
+                Phase::Ramping {
+                    since: now,
+                    started: now.saturating_sub(done),
+                }
+            }
+            _ => return,
+        };
+        tracing::warn!(
+            peer_phase = peer,
+            "failback: taking the fleet's failover episode"
+        );
+    }
+
+    /// This phase's name and ramp progress (0..1), as `/status` and the fleet show them.
+    pub fn describe(&self, conf: Option<&FailbackConf>, now: u64) -> (&'static str, f64) {
+        match self.phase() {
+            Phase::Normal => ("normal", 1.0),
+            Phase::Failover { .. } => ("failover", 0.0),
+            Phase::Waiting { .. } => ("waiting", 0.0),
+            Phase::Ramping { started, .. } => {
+                ("ramping", conf.map_or(1.0, |c| progress(started, c, now)))
+            }
         }
     }
 }

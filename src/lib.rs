@@ -33,6 +33,7 @@ pub mod handover;
 pub mod health;
 pub mod identity;
 pub mod latency;
+pub mod ledger;
 pub mod lock;
 pub mod maintenance;
 pub mod metrics;
@@ -52,6 +53,8 @@ pub mod respond;
 pub mod retry;
 pub mod route;
 pub mod server;
+pub mod slot;
+pub mod stamp;
 pub mod standby;
 pub mod telemetry;
 #[cfg(test)]

@@ -10,23 +10,12 @@
 //! `{{retry_after}}`, `{{request_id}}`, `{{status}}`) or the built-in page below.
 
 use crate::config::MaintenanceConf;
+use crate::stamp::Clock;
 use arc_swap::ArcSwap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// When and where an operator state was set. Ordered by counter, then time, then origin.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize,
-)]
-pub struct Stamp {
-    /// Logical clock: one more than the highest counter the setting replica had seen.
-    pub counter: u64,
-    /// Unix seconds on the setting replica.
-    pub at: u64,
-    /// The replica that set it (its admin address).
-    pub origin: String,
-}
+pub use crate::stamp::Stamp;
 
 /// What maintenance looks like right now.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,32 +47,20 @@ impl Maintenance {
 #[derive(Debug)]
 pub struct MaintenanceState {
     current: ArcSwap<Maintenance>,
-    /// The highest stamp counter seen (own or a peer's).
-    clock: AtomicU64,
-    /// This replica's name in stamps.
-    me: std::sync::Mutex<String>,
+    /// This replica's Lamport clock (shared with the other operator state).
+    clock: Arc<Clock>,
 }
 
 impl MaintenanceState {
-    pub fn new(c: &MaintenanceConf) -> Self {
+    pub fn new(c: &MaintenanceConf, clock: Arc<Clock>) -> Self {
         Self {
             current: ArcSwap::from_pointee(Maintenance::from_conf(c)),
-            clock: AtomicU64::new(0),
-            me: std::sync::Mutex::new("this replica".into()),
+            clock,
         }
-    }
-
-    /// Names this replica in the stamps it makes (its admin address).
-    pub fn set_identity(&self, me: &str) {
-        *crate::lock::lock(&self.me) = me.to_string();
     }
 
     fn stamp(&self) -> Stamp {
-        Stamp {
-            counter: self.clock.fetch_add(1, Relaxed) + 1,
-            at: crate::clock::unix_now(),
-            origin: crate::lock::lock(&self.me).clone(),
-        }
+        self.clock.next()
     }
 
     /// Adopts a peer's state when it is newer than this replica's. True when adopted.
@@ -95,7 +72,7 @@ impl MaintenanceState {
         retry_after: Duration,
         stamp: Stamp,
     ) -> bool {
-        self.clock.fetch_max(stamp.counter, Relaxed);
+        self.clock.observe(&stamp);
         let cur = self.get();
         if stamp <= cur.stamp {
             return false;
@@ -217,7 +194,7 @@ mod tests {
     #[test]
     fn admin_override_holds_until_the_section_changes() {
         let c = conf(false, "a");
-        let s = MaintenanceState::new(&c);
+        let s = MaintenanceState::new(&c, Arc::default());
         s.set(true, Some("moving".into()), None);
         s.on_reload(&c, &c.clone());
         assert!(s.get().enabled, "an unrelated reload keeps the override");

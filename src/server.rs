@@ -82,10 +82,10 @@ pub fn run(config_path: &Path, upgrade: bool) -> Result<(), String> {
         .map_err(|e| format!("startup runtime: {e}"))?
         .block_on(crate::health::first_round(&app));
     // The fleet's operator state (a maintenance set on any replica) before the first request.
-    app.maintenance
-        .set_identity(&config.admin.listen.to_string());
+    app.clock
+        .set_identity(&crate::fleet::identity(config.admin.listen));
     if let Some(fleet) = &config.fleet {
-        let pulled = crate::fleet::pull(&app, fleet, Some(config.admin.listen));
+        let pulled = crate::fleet::pull(&app, fleet, Some(config.admin.listen), true);
         if pulled.reached == 0 {
             tracing::warn!(
                 peers = pulled.peers,

@@ -136,6 +136,7 @@ pub fn drain(app: &App, body: &[u8]) -> Response<Vec<u8>> {
         );
     };
     backend.set_drained(b.drain);
+    app.ledger.drain(&b.pool, &b.backend, b.drain);
     app.replan.notify_one();
     tracing::warn!(pool = %b.pool, backend = %b.backend, drained = b.drain, "backend drain changed by admin");
     json(
@@ -183,12 +184,16 @@ pub fn failback(app: &App) -> Response<Vec<u8>> {
         );
     };
     match app.failback.release(crate::clock::now_ns()) {
-        Ok(()) => {
+        Ok(done) => {
+            let already = done == crate::failback::Released::Already;
+            if !already {
+                app.ledger.release();
+            }
             app.plan_tick(false);
             let ramp_s = conf.ramp.as_secs_f64();
             json(
                 StatusCode::OK,
-                &j!({"failback": "ramping", "ramp_seconds": ramp_s}),
+                &j!({"failback": "ramping", "ramp_seconds": ramp_s, "already": already}),
             )
         }
         Err(why) => json(

@@ -7,6 +7,7 @@
 
 mod control;
 mod drill;
+mod notes;
 mod status;
 
 use crate::app::App;
@@ -103,7 +104,8 @@ impl ServeHttp for Admin {
             ),
             (
                 Method::POST,
-                p @ ("/reload" | "/maintenance" | "/drain" | "/drill" | "/baseline" | "/failback"),
+                p @ ("/reload" | "/maintenance" | "/drain" | "/drill" | "/baseline" | "/failback"
+                | "/note"),
             ) => {
                 if let Err(r) = control::authorize(app, s) {
                     return *r;
@@ -118,13 +120,14 @@ impl ServeHttp for Admin {
                     "/drill" => drill::drill(app, &body),
                     "/baseline" => control::baseline(app, &body),
                     "/failback" => control::failback(app),
+                    "/note" => notes::note(app, &body),
                     _ => control::drain(app, &body),
                 }
             }
             (
                 _,
                 "/healthz" | "/readyz" | "/metrics" | "/status" | "/" | "/reload" | "/maintenance"
-                | "/drain" | "/drill" | "/baseline" | "/failback",
+                | "/drain" | "/drill" | "/baseline" | "/failback" | "/note" | "/fleet/state",
             ) => json(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &serde_json::json!({"error": "method not allowed"}),

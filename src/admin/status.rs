@@ -121,8 +121,11 @@ pub fn status_json(app: &App) -> Value {
             "message": m.message,
             "retry_after_seconds": m.retry_after.as_secs(),
             "source": m.source,
+            "set_at": m.stamp.at,
         },
         "failback": failback_json(app, &snap),
+        "fleet": fleet_json(app, &snap),
+        "notes": app.ledger.view().notes,
         "serving": tiers.serving(),
         "in_flight": app.inflight(),
         "tiers": tiers.tiers.iter().map(|t| json!({"tier": t.tier, "state": t.state.as_str(), "share": t.share, "why": t.why})).collect::<Vec<_>>(),
@@ -136,5 +139,30 @@ pub fn status_json(app: &App) -> Value {
             "shadow_dropped": app.standby.shadow_dropped.load(std::sync::atomic::Ordering::Relaxed),
             "drill": app.standby.drill(),
         },
+    })
+}
+
+/// The fleet as the last exchange saw it, and the standby capacity ratio over the whole
+/// fleet's primary load (null without a `[fleet]`, before an exchange, or with no estimate).
+fn fleet_json(app: &App, snap: &crate::reload::Snapshot) -> Value {
+    if snap.config.fleet.is_none() {
+        return Value::Null;
+    }
+    let seen = crate::lock::lock(&app.fleet_seen).clone();
+    let (slot, replicas) = crate::slot::slot(&app.replica_id, &seen.ids);
+    let capacity = app.standby.estimate().map(|e| e.capacity_rps);
+    let ratio = capacity
+        .filter(|_| seen.at > 0 && seen.primary_load_rps > 0.0)
+        .map(|c| c / seen.primary_load_rps);
+    json!({
+        "replica": app.replica_id,
+        "replicas": replicas,
+        "probe_slot": slot,
+        "peers": seen.peers,
+        "peers_reached": seen.reached,
+        "synced_at": seen.at,
+        "primary_load_rps": seen.primary_load_rps,
+        "standby_capacity_ratio": ratio,
+        "complete": seen.reached == seen.peers,
     })
 }

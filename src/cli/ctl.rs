@@ -1,148 +1,183 @@
 //! `firebreak ctl`: one operator action applied to every replica of a fleet, one line per
 //! replica (its admin address, then what it answered), exit 1 when any replica failed.
 //!
-//! The replicas are this config's admin address plus its `[fleet]` (`peers`, or every address
-//! of `dns`); `--fleet` and `--fleet-dns` replace the `[fleet]` of the config. The token is read
-//! from the variable the config's `admin.token_env` names. Every replica is asked at once, each
-//! with a bounded timeout, so one that hangs costs seconds, not the run. An action applied
-//! twice (a retry) leaves the same state: each one sets a state, none toggles.
+//! The replicas are the config's admin address plus its `[fleet]` (`peers`, or every address
+//! of `dns`); `--fleet` and `--fleet-dns` replace the `[fleet]` of the config (and need no
+//! config). The token is read from `--token-env`, else from the variable the config's
+//! `admin.token_env` names. Every replica is asked at once, each within a bounded timeout, so
+//! one that hangs costs seconds, not the run. An action applied twice (a retry) leaves the
+//! same state: each one sets a state, none toggles; a note is the exception (it adds one), so
+//! a replica that failed a `note` is best left to the fleet's exchange rather than retried.
 
+use super::drill::{plan_json, Plan};
+use super::fanout::{local, run, Action};
 use crate::config::{Config, FleetConf};
-use serde_json::{json, Value};
+use clap::Subcommand;
+use serde_json::json;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// One action, as `POST` path and JSON body (`GET /status` for `status`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
+/// `firebreak ctl`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The config file (its admin address, token variable and [fleet]).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Replicas' admin addresses, replacing the config's [fleet] (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    fleet: Vec<SocketAddr>,
+    /// A HOST:PORT whose every address is a replica's admin API, replacing [fleet].
+    #[arg(long, conflicts_with = "fleet")]
+    fleet_dns: Option<String>,
+    /// The environment variable holding the admin token (default: the config's
+    /// admin.token_env).
+    #[arg(long)]
+    token_env: Option<String>,
+    #[command(subcommand)]
+    action: CtlAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CtlAction {
+    /// Each replica's serving state, maintenance, failback and config version.
     Status,
+    /// Maintenance on or off on every replica.
     Maintenance {
-        on: bool,
+        /// on or off.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+        /// The message customers see.
+        #[arg(long)]
         message: Option<String>,
+        /// Retry-After, e.g. "10m".
+        #[arg(long)]
         retry_after: Option<String>,
     },
+    /// Drain a backend (no new requests) on every replica.
     Drain {
+        /// The pool's name.
         pool: String,
+        /// The backend's address as /status shows it.
         backend: String,
-        drain: bool,
     },
+    /// Undo a drain on every replica.
+    Undrain {
+        /// The pool's name.
+        pool: String,
+        /// The backend's address as /status shows it.
+        backend: String,
+    },
+    /// Release a failback that waits, on every replica.
     Failback,
+    /// Start a drill on every replica (each moves the share of its own traffic, so the
+    /// fleet moves that share of all traffic), or cancel it with --cancel.
+    Drill {
+        #[command(flatten)]
+        plan: Plan,
+        /// Cancel the running drill instead.
+        #[arg(long)]
+        cancel: bool,
+    },
+    /// Add a public status note (shown on the status page), or remove every note with --clear.
+    Note {
+        /// The text customers read.
+        #[arg(required_unless_present = "clear")]
+        text: Option<String>,
+        /// Remove every note instead.
+        #[arg(long, conflicts_with = "text")]
+        clear: bool,
+    },
 }
 
-impl Action {
-    fn request(&self) -> (&'static str, &'static str, String) {
-        match self {
-            Action::Status => ("GET", "/status", String::new()),
-            Action::Maintenance {
-                on,
-                message,
-                retry_after,
-            } => {
-                let mut b = json!({ "enabled": on });
-                if let Some(m) = message {
-                    b["message"] = json!(m);
-                }
-                if let Some(r) = retry_after {
-                    b["retry_after"] = json!(r);
-                }
-                ("POST", "/maintenance", b.to_string())
+/// Parses the arguments into targets and an action, runs it, returns the exit code.
+pub fn main(args: &Args) -> u8 {
+    let conf = match &args.config {
+        Some(path) => match Config::load(path) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                println!("{e}");
+                return 1;
             }
-            Action::Drain {
-                pool,
-                backend,
-                drain,
-            } => {
-                let b = json!({ "pool": pool, "backend": backend, "drain": drain });
-                ("POST", "/drain", b.to_string())
-            }
-            Action::Failback => ("POST", "/failback", String::new()),
+        },
+        None => None,
+    };
+    let fleet = match fleet_of(args) {
+        Ok(f) => f.or_else(|| conf.as_ref().and_then(|c| c.fleet.clone())),
+        Err(e) => {
+            println!("{e}");
+            return 1;
         }
+    };
+    let local = conf.as_ref().map(|c| local(c.admin.listen));
+    if local.is_none() && fleet.is_none() {
+        println!("firebreak ctl: give --config, or the replicas with --fleet or --fleet-dns");
+        return 1;
     }
+    let token_env = args
+        .token_env
+        .clone()
+        .or_else(|| conf.as_ref().and_then(|c| c.admin.token_env.clone()));
+    let token = token_env.and_then(|v| std::env::var(v).ok());
+    run(local, fleet, token.as_deref(), &action_of(&args.action))
 }
 
-/// What one replica said, in one line.
-fn summary(action: &Action, status: u16, answer: &Value) -> Result<String, String> {
-    if !(200..300).contains(&status) {
-        let why = answer["message"]
-            .as_str()
-            .or(answer["error"].as_str())
-            .unwrap_or("no reason given");
-        return Err(format!("{status} {why}"));
-    }
-    Ok(match action {
-        Action::Status => format!(
-            "serving={} maintenance={} failback={} version={}",
-            answer["serving"],
-            answer["maintenance"]["enabled"],
-            answer["failback"]["state"],
-            answer["version"]
-        ),
-        _ => format!("applied {answer}"),
+fn fleet_of(args: &Args) -> Result<Option<FleetConf>, String> {
+    let sync_every = Duration::from_secs(2);
+    Ok(match (&args.fleet[..], &args.fleet_dns) {
+        ([], None) => None,
+        (peers, None) => Some(FleetConf {
+            peers: peers.to_vec(),
+            dns: None,
+            sync_every,
+        }),
+        (_, Some(dns)) => {
+            let Some((host, port)) = dns
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h.to_string(), p.parse().ok()?)))
+            else {
+                return Err(format!("--fleet-dns {dns:?} must be HOST:PORT"));
+            };
+            Some(FleetConf {
+                peers: vec![],
+                dns: Some((host, port)),
+                sync_every,
+            })
+        }
     })
 }
 
-/// Runs `action` on every replica; prints a line each; returns the exit code.
-pub fn run(config: &Config, fleet: Option<FleetConf>, action: &Action) -> u8 {
-    let mut targets = vec![local(config.admin.listen)];
-    let fleet = fleet.or_else(|| config.fleet.clone());
-    if let Some(f) = &fleet {
-        match crate::fleet::targets(f) {
-            Ok(t) => targets.extend(t),
-            Err(e) => {
-                println!("fleet: {e}");
-                return 1;
+fn action_of(action: &CtlAction) -> Action {
+    match action {
+        CtlAction::Status => Action::Status,
+        CtlAction::Maintenance {
+            state,
+            message,
+            retry_after,
+        } => Action::Maintenance {
+            on: state == "on",
+            message: message.clone(),
+            retry_after: retry_after.clone(),
+        },
+        CtlAction::Drain { pool, backend } | CtlAction::Undrain { pool, backend } => {
+            Action::Drain {
+                pool: pool.clone(),
+                backend: backend.clone(),
+                drain: matches!(action, CtlAction::Drain { .. }),
             }
         }
-    }
-    targets.sort();
-    targets.dedup();
-    let token = config
-        .admin
-        .token_env
-        .as_ref()
-        .and_then(|v| std::env::var(v).ok());
-    let (method, path, body) = action.request();
-    let answers: Vec<_> = std::thread::scope(|s| {
-        let calls: Vec<_> = targets
-            .iter()
-            .map(|&t| {
-                let (token, body) = (token.as_deref(), body.as_str());
-                s.spawn(move || {
-                    let timeout = Duration::from_secs(5);
-                    crate::operator::call_within(t, method, path, token, body, timeout)
-                })
-            })
-            .collect();
-        calls.into_iter().map(|c| c.join().ok()).collect()
-    });
-    let mut failed = 0;
-    for (t, answer) in targets.iter().zip(answers) {
-        let line = match answer {
-            Some(Ok((status, v))) => summary(action, status, &v),
-            Some(Err(e)) => Err(e),
-            None => Err("no answer".into()),
-        };
-        match line {
-            Ok(l) => println!("{t}  {l}"),
-            Err(e) => {
-                failed += 1;
-                println!("{t}  FAILED: {e}");
-            }
+        CtlAction::Failback => Action::Failback,
+        CtlAction::Drill { cancel: true, .. } => {
+            Action::Post("/drill", json!({"cancel": true}).to_string())
         }
-    }
-    u8::from(failed > 0)
-}
-
-/// An admin listener on the unspecified address is reached on loopback.
-fn local(admin: SocketAddr) -> SocketAddr {
-    if admin.ip().is_unspecified() {
-        let ip = if admin.is_ipv4() {
-            std::net::Ipv4Addr::LOCALHOST.into()
-        } else {
-            std::net::Ipv6Addr::LOCALHOST.into()
-        };
-        SocketAddr::new(ip, admin.port())
-    } else {
-        admin
+        CtlAction::Drill { plan, .. } => Action::Post("/drill", plan_json(plan)),
+        CtlAction::Note { clear: true, .. } => {
+            Action::Post("/note", json!({"clear": true}).to_string())
+        }
+        CtlAction::Note { text, .. } => {
+            // One id for every replica: the fleet keeps one note, whatever reaches whom.
+            let id = format!("ctl-{:016x}", fastrand::u64(..));
+            Action::Post("/note", json!({"text": text, "id": id}).to_string())
+        }
     }
 }

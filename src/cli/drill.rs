@@ -9,21 +9,43 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// The plan as given on the command line (None = the server's default).
+/// The plan as given on the command line (None = the server's default); `firebreak drill`
+/// and `firebreak ctl drill` share it.
+#[derive(clap::Args, Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    /// Share of all traffic sent to the standby at the start (0..1).
+    #[arg(long)]
+    pub share: Option<f64>,
+    /// Added to the share every --step-every.
+    #[arg(long)]
+    pub step: Option<f64>,
+    /// How often the share grows, e.g. "10s".
+    #[arg(long)]
+    pub step_every: Option<String>,
+    /// The share is never raised above this (0..1).
+    #[arg(long)]
+    pub max_share: Option<f64>,
+    /// Total length, e.g. "2m".
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// SLO: abort above this standby error rate (0..1).
+    #[arg(long)]
+    pub max_error_rate: Option<f64>,
+    /// SLO: abort above this standby p99, e.g. "500ms".
+    #[arg(long)]
+    pub max_p99: Option<String>,
+}
+
+/// Where and with which plan `firebreak drill` runs.
 #[derive(Debug, Clone)]
 pub struct Args {
     pub admin: SocketAddr,
     pub token: Option<String>,
-    pub share: Option<f64>,
-    pub step: Option<f64>,
-    pub step_every: Option<String>,
-    pub max_share: Option<f64>,
-    pub duration: Option<String>,
-    pub max_error_rate: Option<f64>,
-    pub max_p99: Option<String>,
+    pub plan: Plan,
 }
 
-fn plan_json(a: &Args) -> String {
+/// The plan as the body of `POST /drill`.
+pub fn plan_json(a: &Plan) -> String {
     let mut m = serde_json::Map::new();
     let mut put = |k: &str, v: Option<Value>| {
         if let Some(v) = v {
@@ -42,7 +64,13 @@ fn plan_json(a: &Args) -> String {
 
 /// Runs the drill; returns the process exit code.
 pub fn run(a: &Args) -> i32 {
-    let (code, body) = match call(a.admin, "POST", "/drill", a.token.as_deref(), &plan_json(a)) {
+    let (code, body) = match call(
+        a.admin,
+        "POST",
+        "/drill",
+        a.token.as_deref(),
+        &plan_json(&a.plan),
+    ) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("firebreak drill: cannot reach the admin API: {e}");

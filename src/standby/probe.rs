@@ -1,11 +1,12 @@
 //! The capacity probe loop: every `probe_interval`, while the standby has carried no real
 //! traffic for 30 s and no drill runs, ramp concurrency against one standby backend with recently mirrored
-//! paths (or `/`), and scale the result by the number of healthy standby backends.
+//! paths (or `/`), and scale the result by the number of healthy standby backends. In a fleet
+//! each replica probes in its own [slot](crate::slot) of the interval, never two at once.
 
 use super::estimate::capacity;
 use super::shadow::ramp;
 use super::{standby_pools, Estimate, Standby};
-use crate::clock::{now_ns, unix_now};
+use crate::clock::{now_ns, unix_now, unix_now_ns};
 use crate::reload::Snapshot;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,15 +14,31 @@ use std::time::Duration;
 /// The first probe runs this soon after start (or after `probe_interval` if shorter).
 const FIRST_PROBE: Duration = Duration::from_secs(3);
 
-/// Runs probes until the task is dropped. `current` gives the snapshot serving now.
-pub async fn run_probes(standby: Arc<Standby>, current: impl Fn() -> Arc<Snapshot>) {
-    let mut wait = FIRST_PROBE.min(current().config.standby.probe_interval);
+/// Runs probes until the task is dropped. `current` gives the snapshot serving now; `slot`
+/// this replica's turn in its fleet (None: alone, so the first probe runs soon after start).
+pub async fn run_probes(
+    standby: Arc<Standby>,
+    current: impl Fn() -> Arc<Snapshot>,
+    slot: impl Fn() -> Option<(usize, usize)>,
+) {
+    let every = current().config.standby.probe_interval;
+    let mut wait = match slot() {
+        Some(turn) => crate::slot::until_turn(unix_now_ns(), every, turn),
+        None => FIRST_PROBE.min(every),
+    };
     loop {
         tokio::time::sleep(wait.max(Duration::from_millis(100))).await;
         let snap = current();
         let conf = snap.config.standby.clone();
         let tolerance = snap.config.admission.latency_tolerance;
-        wait = conf.probe_interval;
+        wait = match slot() {
+            // The next turn, at least a second on (this turn has just begun).
+            Some(turn) => {
+                let at = unix_now_ns() + 1_000_000_000;
+                Duration::from_secs(1) + crate::slot::until_turn(at, conf.probe_interval, turn)
+            }
+            None => conf.probe_interval,
+        };
         if conf.probe_interval.is_zero() {
             wait = Duration::from_secs(10); // off: look again later in case a reload turns it on
             continue;
