@@ -120,6 +120,7 @@ impl App {
             offered_rps: self.standby.offered_rps(),
             standby_capacity_rps: self.standby.estimate().map(|e| e.capacity_rps),
         };
+        self.hint_pools(&snap, now);
         let failback = snap.config.failback.as_ref();
         let cap = self.failback.cap(failback, now);
         let windows = snap.replan(now, end_window, self.standby.drill_share(), load, cap);
@@ -153,6 +154,30 @@ impl App {
         self.metrics
             .failback_pending
             .set(i64::from(self.failback.pending()));
+    }
+
+    /// Tells every pool's limiter this replica's share of the fleet, and the standby pools
+    /// their seed from the capacity estimate.
+    fn hint_pools(&self, snap: &crate::reload::Snapshot, now: u64) {
+        let replicas = match snap.config.fleet {
+            Some(_) => crate::lock::lock(&self.fleet_seen).ids.len().max(1),
+            None => 1,
+        };
+        let estimate = self.standby.estimate();
+        let standby = crate::standby::standby_pools(snap);
+        for (i, pool) in snap.pools.iter().enumerate() {
+            let seed = estimate
+                .as_ref()
+                .filter(|_| standby.contains(&i))
+                .and_then(|e| {
+                    let up = pool.backends.iter().filter(|b| b.is_available(now)).count();
+                    crate::standby::seed(e, up)
+                });
+            pool.gate.set_hint(crate::admission::limit::Hint {
+                share: 1.0 / replicas as f64,
+                seed,
+            });
+        }
     }
 
     /// Whether the primary tier can serve, and what it did in the window that just ended

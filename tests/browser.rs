@@ -178,6 +178,10 @@ fn status_page_renders_backends_tiers_and_health_in_chromium() {
     for name in ["Pool primary", "Pool standby"] {
         assert!(pools.contains(name), "no {name:?} in:\n{pools}");
     }
+    // What an operator looks at first in an incident: admitted latency and shed per priority.
+    for what in ["admitted (10 s", "unloaded", "shed: critical"] {
+        assert!(pools.contains(what), "no {what:?} in:\n{pools}");
+    }
     let tiers = section(&dom, "tiers");
     assert!(tiers.contains("<h2>Tiers</h2>"), "no tier table in:\n{dom}");
     let tier_rows = rows(tiers, "");

@@ -60,6 +60,29 @@ def save(admins, path, prefix, ext, log):
             log("could not read admin :%d%s: %s" % (admin, path, e))
 
 
+def wait_for_estimate(admins, limit, log):
+    """Waits (up to `limit` seconds) until every replica's /status holds a standby capacity
+    estimate, as a proxy that has run for a while in production has. Returns the seconds
+    waited, or None when some replica had none at the end (logged)."""
+    t0 = time.time()
+    while True:
+        missing = []
+        for admin in admins:
+            try:
+                _, body = http_get(admin, "/status")
+                if not (json.loads(body).get("standby") or {}).get("estimate"):
+                    missing.append(admin)
+            except (OSError, ValueError, http.client.HTTPException):
+                missing.append(admin)
+        if not missing:
+            return round(time.time() - t0, 1)
+        if time.time() - t0 > limit:
+            log("no standby estimate after %ss on admin %s: the limits start cold"
+                % (limit, " ".join(":%d" % a for a in missing)))
+            return None
+        time.sleep(0.5)
+
+
 class StatusSampler(threading.Thread):
     """Polls /status of every replica (its admin port) every second of the phase, one replica
     after the other; all samples in PREFIX.jsonl, the last ones taken before the phase ends in

@@ -16,8 +16,9 @@ The scenario, identical for each proxy, one proxy at a time:
   5. drive the load at >= 3x the standby's directly measured capacity for 20 s
      (15 % critical /login, 45 % normal /orders, 40 % bulk /reports), open loop;
   6. collect, stop everything.
-Before that, once: the standby's capacity is measured directly (closed loop, concurrency
-2 x workers, 5 s), and for firebreak a "calm" turn runs the same offered rate for 10 s with
+Before that, once: the standby's unloaded latency (a fresh standby origin, concurrency 1, 2 s, a
+new connection per request, no proxy; its p50 is the reference of the admitted-latency goals)
+and its capacity are measured directly (closed loop, concurrency 2 x workers, 5 s), and for firebreak a "calm" turn runs the same offered rate for 10 s with
 primary and standby both alive (nothing may be refused).
 
 --affinity: every request carries one of --sessions (300) session cookies (`Cookie: sid=s<k>`,
@@ -104,21 +105,33 @@ class Replay:
             argv += ["--rate", "%s=%s:%s" % (cls, rate, path)]
         subprocess.run(argv, check=True, timeout=duration + self.a.timeout + 60)
 
+    def measure(self, port, conc, dur, out, *extra):
+        """One `load.py capacity` run against an origin (closed loop), its result."""
+        subprocess.run([PY, os.path.join(HERE, "load.py"), "capacity", "--target", "127.0.0.1:%d" % port,
+                        "--concurrency", str(conc), "--duration", str(dur), "--out", out] + list(extra),
+                       check=True, stdout=subprocess.DEVNULL, timeout=dur + 30)
+        with open(out) as f:
+            return json.load(f)
+
     def measure_capacity(self):
         d = os.path.join(self.out, "capacity")
         os.makedirs(d, exist_ok=True)
-        pp, sp = free_ports(2)
+        pp, sp, up = free_ports(3)
+        res = {}
+        # The standby's unloaded latency: a fresh standby origin, one request at a time, each on a
+        # new connection timed from before connect (as the load phase times them), no proxy.
+        self.origin("standby-unloaded", up, STANDBY, d)
+        res["standby_unloaded"] = self.measure(up, 1, self.a.unloaded_seconds, os.path.join(d, "standby-unloaded.json"),
+                                               "--new-connections")
+        self.kids.stop("standby-unloaded")
+        u = res["standby_unloaded"]
+        log("standby unloaded latency p50 %s ms, p99 %s ms (concurrency 1, %.0f s, %d requests)"
+            % (u["latency_ms_p50"], u["latency_ms_p99"], u["duration"], u["ok"]))
         self.origin("standby", sp, STANDBY, d)
         self.origin("primary", pp, PRIMARY, d)
-        res = {}
         for name, port, conc, dur in (("standby", sp, 2 * STANDBY["workers"], self.a.capacity_seconds),
                                       ("primary", pp, 2 * PRIMARY["workers"], 3)):
-            o = os.path.join(d, "%s.json" % name)
-            subprocess.run([PY, os.path.join(HERE, "load.py"), "capacity", "--target", "127.0.0.1:%d" % port,
-                            "--concurrency", str(conc), "--duration", str(dur), "--out", o],
-                           check=True, stdout=subprocess.DEVNULL, timeout=dur + 30)
-            with open(o) as f:
-                res[name] = json.load(f)
+            res[name] = self.measure(port, conc, dur, os.path.join(d, "%s.json" % name))
         self.kids.stop("standby")
         self.kids.stop("primary")
         with open(os.path.join(self.out, "capacity.json"), "w") as f:
@@ -152,6 +165,11 @@ class Replay:
         self.load(px.listens, july_rates(self.a.warmup_rate), self.a.warmup_seconds,
                   os.path.join(self.out, "%s-warmup.json" % tag), tag + "-warmup")
         sampler = None
+        if px.admins and not self.a.cold:
+            waited = admin.wait_for_estimate(px.admins, 30, log)
+            self.turns[tag]["estimate_wait_s"] = waited
+            if waited:
+                log("%s: standby estimate on every replica after %ss more" % (tag, waited))
         if px.admins:
             admin.save(px.admins, "/status", os.path.join(self.out, "%s-status-start" % tag), "json", log)
         if calm:
@@ -162,6 +180,7 @@ class Replay:
             duration = self.a.load_seconds
             out = os.path.join(self.out, "%s-load.json" % name)
             self.kids.kill("primary", signal.SIGKILL)
+            self.turns[tag]["killed_wall"] = time.time()  # the load's wall_start minus this: its delay
             log("%s: primary%s SIGKILLed; load %ss at %s req/s"
                 % (tag, " :%d (half of it)" % pp if half else "", duration, total))
         if px.admins:

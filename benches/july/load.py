@@ -48,6 +48,9 @@ open  -- open-loop load at fixed arrival rates, one rate per class:
 capacity -- the directly measured capacity of one origin: closed loop, `--concurrency`
   keep-alive connections each sending the next request as soon as the previous one is
   answered, for `--duration` seconds; prints (and with --out writes) {"rps": ..., ...}.
+  With --new-connections every request opens a new connection (`Connection: close`) and its
+  latency runs from before connect, as in open mode: july.py's unloaded latency of the standby
+  (concurrency 1, 2 s), the reference of the admitted-latency goals.
 
     python3 load.py capacity --target 127.0.0.1:9002 --concurrency 4 --duration 5
 """
@@ -190,11 +193,14 @@ async def run_capacity(a):
         i = 0
         while loop.time() < stop_at:
             try:
+                t = loop.time()  # with --new-connections: before connect, as in open mode
                 if writer is None:
                     reader, writer = await asyncio.open_connection(host, port)
-                t = loop.time()
+                if not a.new_connections:
+                    t = loop.time()
                 writer.write(
-                    ("GET %s/%d-%d HTTP/1.1\r\nHost: firetms.test\r\n\r\n" % (a.path.rstrip("/"), w, i)).encode()
+                    ("GET %s/%d-%d HTTP/1.1\r\nHost: firetms.test\r\n%s\r\n"
+                     % (a.path.rstrip("/"), w, i, "Connection: close\r\n" if a.new_connections else "")).encode()
                 )
                 await writer.drain()
                 status, headers, _ = await asyncio.wait_for(read_response(reader), a.timeout)
@@ -206,7 +212,7 @@ async def run_capacity(a):
                         lat.append(loop.time() - t)
                     else:
                         errors += 1
-                if "close" in headers.get("connection", "").lower():
+                if a.new_connections or "close" in headers.get("connection", "").lower():
                     writer.close()
                     writer = None
             except Exception:
@@ -225,6 +231,7 @@ async def run_capacity(a):
         "mode": "capacity",
         "target": a.target,
         "concurrency": a.concurrency,
+        "new_connections": a.new_connections,
         "duration": round(span, 3),
         "ok": done,
         "errors": errors,
@@ -259,6 +266,9 @@ def main():
     c.add_argument("--duration", type=float, default=5.0)
     c.add_argument("--timeout", type=float, default=5.0)
     c.add_argument("--path", default="/orders")
+    c.add_argument("--new-connections", action="store_true",
+                   help="a new connection per request (Connection: close), the latency timed from before"
+                        " connect as in open mode (the standby's unloaded latency, july.py)")
     c.add_argument("--out")
     a = ap.parse_args()
     for t in a.target if isinstance(a.target, list) else [a.target]:

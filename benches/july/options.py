@@ -20,7 +20,12 @@ def options(doc, root):
     ap.add_argument("--calm-seconds", type=float, default=10.0)
     ap.add_argument("--warmup-seconds", type=float, default=5.0)
     ap.add_argument("--warmup-rate", type=int, default=60, help="req/s during warm-up (same mix)")
+    ap.add_argument("--cold", action="store_true",
+                    help="kill the primary right after the warm-up, without waiting for "
+                         "firebreak's first standby capacity estimate (its limits start cold)")
     ap.add_argument("--capacity-seconds", type=float, default=5.0)
+    ap.add_argument("--unloaded-seconds", type=float, default=2.0,
+                    help="the standby's unloaded latency: seconds at concurrency 1, no proxy")
     ap.add_argument("--factor", type=float, default=3.0, help="offered load / standby capacity (>= 3)")
     ap.add_argument("--min-rate", type=int, default=300, help="offered load is at least this (req/s)")
     ap.add_argument("--timeout", type=float, default=5.0)

@@ -4,7 +4,8 @@ replica counts in one run (`--replicas 1,3`) the "1 replica vs 3 replicas" table
 report.py; standard library only.
 
 The goals (issue #3), computed over the union of every replica's answers: crit≤1s ≥ 99 %,
-good/cap ≥ 90 %, ref p99 ≤ 50 ms, and 0 refused in the calm phase.
+good/cap ≥ 90 %, ref p99 ≤ 50 ms, and 0 refused in the calm phase. The compare table also shows
+the admitted latency and issue #18's latency goals' verdict (latency.py), apart from these.
 
 The status series (admin.py) has a line per replica per sample; one sampling round asks the
 replicas one after another, so a round is a run of lines with rising replica numbers. Sums over
@@ -14,6 +15,8 @@ replicas use the rounds in which every replica answered.
 import json
 import os
 import statistics
+
+import latency
 
 GOALS = (  # (key, label, goal text, test, unit)
     ("crit", "crit≤1s", "≥ 99 %", lambda v: v >= 99.0, "points"),
@@ -164,6 +167,8 @@ def compare_table(results_dir, rows, summaries, calms, workers=2):
     line("2xx p50 / p99 ms", ["%s / %s" % (f(s["admitted_p50_ms"], "{:.0f}"), f(s["admitted_p99_ms"], "{:.0f}"))
                               for s in S])
     line("critical 2xx p99 ms", [f(s.get("critical_p99_ms"), "{:.0f}") for s in S])
+    for what, cells, goal in latency.compare_rows(S):
+        line(what, cells, goal)
     line("timeouts / other", ["%d / %d" % (s["timeouts"], s["other"]) for s in S])
     line("calm: refused (2xx p99 ms)", ["-" if c is None else "%d (%s)" % (c["refused"], f(c["admitted_p99_ms"], "{:.0f}"))
                                         for c in C], "0")
@@ -175,5 +180,5 @@ def compare_table(results_dir, rows, summaries, calms, workers=2):
     line("standby in flight, sum", [rng(x["sum"]["in_flight"]) for x in X])
     line("queued in firebreak, sum", [rng(x["sum"]["queued"]) for x in X])
     line("standby p50 ms seen (mean of replicas)", [rng(x["p50_mean"]) for x in X])
-    line("goals", ["holds" if "MISSED" not in goals_line(nm, s, c) else "MISSED" for (nm, _), s, c in zip(rows, S, C)])
+    line("goals (issue #3)", ["holds" if "MISSED" not in goals_line(nm, s, c) else "MISSED" for (nm, _), s, c in zip(rows, S, C)])
     return out

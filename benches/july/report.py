@@ -28,7 +28,9 @@ last byte of the answer; see load.py):
 With --replicas (a fleet of firebreak processes, the row `firebreak xN`) every figure of the
 row is computed over the union of all replicas' answers, as the customers see them; a row per
 replica follows (`replica i`: the answers of the requests sent to it; its good/cap is its
-goodput over capacity ÷ N, its even share). Below the table: issue #3's goals per firebreak row,
+goodput over capacity ÷ N, its even share). Below the table: the admitted-latency table (2xx
+p50/p99 per class over the whole load phase and its first 2 s, × the standby's unloaded p50) and
+the shed table (latency.py); issue #3's goals per firebreak row, issue #18's latency goals per row,
 each replica's standby pool over the load phase (replicas.py) and, with several counts in one
 run, the "1 replica vs N replicas" table.
 """
@@ -37,6 +39,7 @@ import json
 import os
 import sys
 
+import latency
 import replicas
 from summary import replica_load, sites_summary, summarize
 
@@ -149,9 +152,11 @@ def render(results_dir: str) -> str:
     cap = read(os.path.join(results_dir, "capacity.json"))
     meta = read(os.path.join(results_dir, "meta.json")) or {}
     capacity = cap["standby"]["rps"]
+    ref = latency.unloaded_p50(cap)
     lines = [
         "standby capacity (direct, closed loop, concurrency %d, %.0f s): %.1f req/s; primary (generator-bound lower bound): %s req/s"
-        % (cap["standby"]["concurrency"], cap["standby"]["duration"], capacity, cap.get("primary", {}).get("rps", "-"))]
+        % (cap["standby"]["concurrency"], cap["standby"]["duration"], capacity, cap.get("primary", {}).get("rps", "-")),
+        latency.unloaded_line(cap)]
     if meta:
         la = meta.get("loadavg_start")
         if la:
@@ -176,6 +181,8 @@ def render(results_dir: str) -> str:
     nrep = meta.get("replicas") or {}
     lines += ["", HEADER + (" both sites |" if both else ""), RULE + ("-" * 12 + "|" if both else "")]
     summaries, calms, per_replica = {}, {}, {}
+    lat_rows, delays = [], []
+    turns = meta.get("turns") or {}
     for name in meta.get("rows") or meta.get("proxies", ["firebreak", "nginx", "haproxy"]):
         load = read(os.path.join(results_dir, "%s-load.json" % name))
         if load is None:
@@ -184,11 +191,21 @@ def render(results_dir: str) -> str:
         if both:
             warm = read(os.path.join(results_dir, "%s-warmup.json" % name))
             s["sites"] = sites_summary(load["requests"], warm["requests"] if warm else None)
+        s["latency"] = latency.summarize_latency(load, ref)
         summaries[name] = s
         lines.append(row(replicas.label(name), s, both))
+        lat_rows.append((replicas.label(name), s["latency"]))
+        killed = (turns.get(name) or {}).get("killed_wall")
+        delays.append((replicas.label(name), load["wall_start"] - killed if killed and "wall_start" in load else None))
         n = nrep.get(name, 1)
         if n > 1:
-            per_replica[name] = [summarize(replica_load(load, k, n), capacity / n) for k in range(n)]
+            per_replica[name] = []
+            for k in range(n):
+                part = replica_load(load, k, n)
+                x = summarize(part, capacity / n)
+                x["latency"] = latency.summarize_latency(part, ref)
+                per_replica[name].append(x)
+                lat_rows.append(("  replica %d" % (k + 1), x["latency"]))
             lines += [row("  replica %d" % (k + 1), x, both) for k, x in enumerate(per_replica[name])]
         calm = read(os.path.join(results_dir, "%s-calm.json" % name)) if name.startswith("firebreak") else None
         if calm is not None:
@@ -203,6 +220,8 @@ def render(results_dir: str) -> str:
             for n, s in summaries.items())]
     if both:
         lines += session_lines(meta, summaries)
+    if lat_rows:
+        lines += [""] + latency.tables(lat_rows, delays)
     for name, s in calms.items():
         non2xx = s["requests"] - sum(v["ok_any"] for v in s["per_class"].values())
         lines += ["", "%s calm (primary and standby alive, %.0f req/s offered for %.0f s): %d requests, refused %d, "
@@ -218,10 +237,11 @@ def render(results_dir: str) -> str:
     if fb_rows:
         lines.append("")
         lines += [replicas.goals_line(nm, summaries[nm], calms.get(nm)) for nm, _ in fb_rows]
+    if summaries:
+        lines += [""] + [latency.goals_line(replicas.label(nm), s["latency"]) for nm, s in summaries.items()]
     if len(fb_rows) > 1:
         lines.append("")
         lines += replicas.compare_table(results_dir, fb_rows, summaries, calms, workers)
-    turns = meta.get("turns") or {}
     if turns:
         lines += ["", "machine CPU busy in the second before each turn (others' work; 2 cores): "
                   + ", ".join("%s %s%%" % (k, v.get("cpu_busy_before_pct")) for k, v in turns.items())]

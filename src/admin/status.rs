@@ -108,6 +108,8 @@ pub fn status_json(app: &App) -> Value {
                 "queued": gate.queued(),
                 "congested": gate.congested(),
                 "limit_baseline_ms": ms(gate.baseline_ns()),
+                "held": gate.held(),
+                "admitted": gate.observed.seen(),
                 "backends": backends,
             })
         })

@@ -8,13 +8,17 @@
 //! * A request that does not fit waits for a slot up to its class's budget (critical longest,
 //!   bulk not at all). A finishing request hands its slot straight to the oldest waiter of the
 //!   highest class, so the queue is served in priority order and nobody waits past its budget.
+//!   A lane that stops draining becomes a standing queue and is served newest-first with short
+//!   budgets ([`super::lanes`]): a burst waits, a standing queue cannot form.
+//! * After congestion the pool is *held* to `L` (no `2L`) until it has been clean for a while,
+//!   and a seeded or fleet-shared limit comes from a [`Hint`] (see [`super::limit`]).
 //! * Admission is one CAS; the queue lock is taken only when a request must wait or when
 //!   somebody is waiting.
 
-use super::limit::{GradientLimit, LimiterConf, WindowStats};
+use super::lanes::{short_wait, Lanes};
+use super::limit::{GradientLimit, Hint, LimiterConf, WindowStats};
 use crate::config::Priority;
 use crate::lock::lock;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -40,11 +44,7 @@ fn lane(p: Priority) -> usize {
     }
 }
 
-/// A pool that refuses more than this share of its requests is shedding: its tier reads
-/// `degraded` (and when every tier is degraded, refusals carry the maintenance answer).
-pub const SHEDDING: f64 = 0.05;
-/// Weight of one planning window (100 ms) in the smoothed refused share: about a second.
-const SHEDDING_WEIGHT: f64 = 0.1;
+pub use super::limit::SHEDDING;
 
 /// Why a request was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,9 @@ pub struct Gate {
     inflight: AtomicU32,
     limit_bits: AtomicU64,
     congested: AtomicBool,
+    held: AtomicBool,
+    /// The short wait of a standing lane (ns), from the baseline.
+    short_ns: AtomicU64,
     peak: AtomicU32,
     drops: AtomicU64,
     /// Requests admitted and refused by this gate in the current window.
@@ -69,8 +72,10 @@ pub struct Gate {
     /// [`SHEDDING`].
     refused_share: AtomicU64,
     queued: AtomicU32,
-    lanes: Mutex<[VecDeque<oneshot::Sender<()>>; 3]>,
+    lanes: Mutex<Lanes<oneshot::Sender<()>>>,
     ctrl: Mutex<GradientLimit>,
+    /// What the pool's customers saw recently (for the operator).
+    pub observed: super::observed::Observed,
 }
 
 impl Gate {
@@ -80,6 +85,8 @@ impl Gate {
             inflight: AtomicU32::new(0),
             limit_bits: AtomicU64::new(ctrl.limit.to_bits()),
             congested: AtomicBool::new(ctrl.congested),
+            held: AtomicBool::new(ctrl.held()),
+            short_ns: AtomicU64::new(crate::clock::ns(short_wait(None))),
             peak: AtomicU32::new(0),
             drops: AtomicU64::new(0),
             admitted: AtomicU64::new(0),
@@ -88,6 +95,7 @@ impl Gate {
             queued: AtomicU32::new(0),
             lanes: Mutex::new(Default::default()),
             ctrl: Mutex::new(ctrl),
+            observed: Default::default(),
         }
     }
 
@@ -107,18 +115,23 @@ impl Gate {
         self.congested.load(Relaxed)
     }
 
+    /// Held to `L` after congestion or while seeded (no `2L` burst allowance).
+    pub fn held(&self) -> bool {
+        self.held.load(Relaxed)
+    }
+
     pub fn baseline_ns(&self) -> Option<f64> {
         lock(&self.ctrl).baseline_ns
     }
 
+    /// Tells the controller this replica's fleet share and the pool's measured seed.
+    pub fn set_hint(&self, hint: Hint) {
+        lock(&self.ctrl).hint = hint;
+    }
+
     /// How many may be in flight for class `p` right now.
     pub fn cap(&self, p: Priority) -> u32 {
-        let l = self.limit();
-        if self.congested() {
-            (l * class_share(p)).floor().max(1.0) as u32
-        } else {
-            (2.0 * l).ceil() as u32
-        }
+        super::limit::cap(self.limit(), self.congested(), self.held(), class_share(p))
     }
 
     /// Takes a slot if one is free for class `p`.
@@ -146,7 +159,8 @@ impl Gate {
         if wait.is_zero() {
             return Err(Refused::Full);
         }
-        let mut rx = {
+        let now = crate::clock::now_ns();
+        let (mut rx, wait) = {
             let mut lanes = lock(&self.lanes);
             if self.try_acquire(p) {
                 return Ok(());
@@ -155,9 +169,15 @@ impl Gate {
                 return Err(Refused::Full);
             }
             let (tx, rx) = oneshot::channel();
-            lanes[if boost { 0 } else { lane(p) }].push_back(tx);
+            let i = if boost { 0 } else { lane(p) };
+            let wait = if lanes.standing(i, now) {
+                wait.min(Duration::from_nanos(self.short_ns.load(Relaxed)))
+            } else {
+                wait
+            };
+            lanes.push(i, tx, now);
             self.queued.fetch_add(1, AcqRel);
-            rx
+            (rx, wait)
         };
         tokio::select! {
             r = &mut rx => r.map_err(|_| Refused::QueueTimeout),
@@ -181,6 +201,7 @@ impl Gate {
     fn hand_over(&self) -> bool {
         let mut lanes = lock(&self.lanes);
         let n = self.inflight.load(Acquire);
+        let now = crate::clock::now_ns();
         for (i, p) in [Priority::Critical, Priority::Normal, Priority::Bulk]
             .into_iter()
             .enumerate()
@@ -188,7 +209,7 @@ impl Gate {
             if n > self.cap(p) {
                 continue;
             }
-            while let Some(tx) = lanes[i].pop_front() {
+            while let Some(tx) = lanes.pop(i, now) {
                 self.queued.fetch_sub(1, AcqRel);
                 if tx.send(()).is_ok() {
                     return true;
@@ -205,14 +226,14 @@ impl Gate {
             let Some((i, p)) = [Priority::Critical, Priority::Normal, Priority::Bulk]
                 .into_iter()
                 .enumerate()
-                .find(|(i, _)| !lanes[*i].is_empty())
+                .find(|(i, _)| !lanes.is_empty(*i))
             else {
                 return;
             };
             if !self.try_acquire(p) {
                 return;
             }
-            let handed = lanes[i].pop_front().is_some_and(|tx| {
+            let handed = lanes.pop(i, crate::clock::now_ns()).is_some_and(|tx| {
                 self.queued.fetch_sub(1, AcqRel);
                 tx.send(()).is_ok()
             });
@@ -222,8 +243,10 @@ impl Gate {
         }
     }
 
-    /// Counts one admission decision of this gate (for [`Gate::shedding`]).
-    pub fn count(&self, admitted: bool) {
+    /// Counts one admission decision of this gate (for [`Gate::shedding`] and
+    /// [`Gate::observed`]).
+    pub fn count(&self, p: Priority, admitted: bool) {
+        self.observed.decided(p, admitted);
         if admitted {
             self.admitted.fetch_add(1, Relaxed);
         } else {
@@ -254,15 +277,24 @@ impl Gate {
             self.admitted.swap(0, Relaxed),
             self.refused.swap(0, Relaxed),
         );
-        let share = no as f64 / (ok + no).max(1) as f64;
         let old = f64::from_bits(self.refused_share.load(Relaxed));
-        let new = old + (share - old) * SHEDDING_WEIGHT;
+        let new = super::limit::smooth_refused(old, ok, no);
         self.refused_share.store(new.to_bits(), Relaxed);
+        self.observed.tick();
         let mut ctrl = lock(&self.ctrl);
+        ctrl.shedding = new > SHEDDING;
         ctrl.update(&stats, conf);
         self.limit_bits.store(ctrl.limit.to_bits(), Relaxed);
         self.congested.store(ctrl.congested, Relaxed);
+        self.held.store(ctrl.held(), Relaxed);
+        let short = short_wait(ctrl.baseline_ns);
         drop(ctrl);
+        self.short_ns.store(crate::clock::ns(short), Relaxed);
+        // Waiters of a standing queue older than the short wait are refused now (dropping
+        // their sender wakes them with a refusal).
+        let stale = lock(&self.lanes).shed_stale(crate::clock::now_ns(), short);
+        self.queued.fetch_sub(stale.len() as u32, AcqRel);
+        drop(stale);
         self.pump();
     }
 }

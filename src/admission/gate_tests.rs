@@ -131,8 +131,8 @@ fn a_gate_that_refuses_a_share_of_its_requests_is_shedding_for_about_a_second() 
     };
     let window = crate::latency::Drained::default();
     let tick = |admitted: u32, refused: u32| {
-        (0..admitted).for_each(|_| g.count(true));
-        (0..refused).for_each(|_| g.count(false));
+        (0..admitted).for_each(|_| g.count(Priority::Normal, true));
+        (0..refused).for_each(|_| g.count(Priority::Normal, false));
         g.tick(&window, &conf);
     };
     tick(100, 0);
@@ -159,5 +159,81 @@ fn a_gate_that_refuses_a_share_of_its_requests_is_shedding_for_about_a_second() 
         tick(0, 0); // no requests at all: it stops shedding too
         idle += 1;
         assert!(idle < 40, "an idle pool still sheds after {idle} windows");
+    }
+}
+
+#[tokio::test]
+async fn a_short_burst_waits_and_is_served() {
+    let g = gate(2.0);
+    assert!(g.try_acquire(Priority::Critical) && g.try_acquire(Priority::Critical));
+    let mut waiters = vec![];
+    for _ in 0..4 {
+        let g = g.clone();
+        waiters.push(tokio::spawn(async move {
+            let r = g
+                .acquire(Priority::Critical, Duration::from_millis(500), false)
+                .await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            if r.is_ok() {
+                g.release();
+            }
+            r
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    g.release();
+    g.release();
+    for w in waiters {
+        assert_eq!(
+            w.await.unwrap(),
+            Ok(()),
+            "a burst that drains is served, not refused"
+        );
+    }
+    assert_eq!((g.inflight(), g.queued()), (0, 0));
+}
+
+#[tokio::test]
+async fn a_standing_queue_serves_the_newest_and_refuses_the_stale_early() {
+    let g = gate(1.0);
+    assert!(g.try_acquire(Priority::Critical));
+    let t0 = Instant::now();
+    let spawn = |g: &Arc<Gate>| {
+        let g = g.clone();
+        tokio::spawn(async move {
+            let r = g
+                .acquire(Priority::Critical, Duration::from_millis(500), false)
+                .await;
+            (r, t0.elapsed())
+        })
+    };
+    let oldest = spawn(&g);
+    // Arrivals every 10 ms and no slot freed: the lane never drains, it stands.
+    let mut others = vec![];
+    for _ in 0..15 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        others.push(spawn(&g));
+    }
+    let newest = spawn(&g);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    g.release(); // the slot goes to the newest waiter, not the oldest
+    let (r, _) = newest.await.unwrap();
+    assert_eq!(r, Ok(()));
+    // A tick refuses the waiters older than the short wait, long before their 500 ms.
+    g.tick(
+        &crate::latency::Drained::default(),
+        &LimiterConf {
+            initial: 1.0,
+            min: 1.0,
+            max: 10.0,
+            tolerance: 1.5,
+        },
+    );
+    let (r, at) = oldest.await.unwrap();
+    assert_eq!(r, Err(Refused::QueueTimeout));
+    assert!(at < Duration::from_millis(400), "refused only at {at:?}");
+    g.release();
+    for o in others {
+        let _ = o.await;
     }
 }

@@ -12,7 +12,11 @@
 //! The order of checks: process cap → client fair share → own pool → spill → wait → refuse.
 
 pub mod gate;
+pub mod lanes;
 pub mod limit;
+pub mod observed;
+#[cfg(test)]
+pub mod sim;
 pub mod tenant;
 
 use crate::config::{AdmissionConf, Priority};
@@ -96,14 +100,14 @@ pub async fn acquire(
         _tenant: Some(tenant),
     };
     if gate.try_acquire(ask.priority) {
-        gate.count(true);
+        gate.count(ask.priority, true);
         return Ok((pool, permit(gate, tenant)));
     }
     if let Some((i, other)) = spill()
         .into_iter()
         .find(|(_, g)| g.try_acquire(ask.priority))
     {
-        other.count(true);
+        other.count(ask.priority, true);
         return Ok((i, permit(&other, tenant)));
     }
     // A light client (nothing in flight while others are active) waits like critical work:
@@ -114,7 +118,7 @@ pub async fn acquire(
         (wait_for(conf, ask.priority), false)
     };
     let outcome = gate.acquire(ask.priority, wait, boost).await;
-    gate.count(outcome.is_ok());
+    gate.count(ask.priority, outcome.is_ok());
     match outcome {
         Ok(()) => Ok((pool, permit(gate, tenant))),
         Err(Refused::Full) => Err(Reason::Overloaded),

@@ -34,6 +34,7 @@ pub fn state_json(app: &App) -> Value {
         "ledger": app.ledger.view(),
         "failback": { "phase": phase, "progress": progress },
         "primary_load_rps": app.standby.primary_peak_rps(),
+        "standby_estimate": app.standby.estimate(),
     })
 }
 
@@ -45,6 +46,9 @@ struct PeerState {
     ledger: View,
     failback: PeerFailback,
     primary_load_rps: f64,
+    /// Absent from replicas of an older version.
+    #[serde(default)]
+    standby_estimate: Option<crate::standby::Estimate>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,7 +101,7 @@ pub fn pull(app: &App, conf: &FleetConf, me: Option<SocketAddr>, starting: bool)
         ..FleetSeen::default()
     };
     for (peer, answer) in peers.iter().zip(answers) {
-        let state = match answer {
+        let mut state = match answer {
             Ok(s) if s.replica == app.replica_id => continue, // this replica, by another name
             Ok(s) => s,
             Err(why) => {
@@ -110,6 +114,11 @@ pub fn pull(app: &App, conf: &FleetConf, me: Option<SocketAddr>, starting: bool)
         out.reached += 1;
         seen.ids.push(state.replica.clone());
         seen.primary_load_rps += state.primary_load_rps.max(0.0);
+        if let Some(e) = state.standby_estimate.take() {
+            if app.standby.adopt_estimate(e) {
+                tracing::info!(%peer, "fleet: took the peer's newer standby capacity estimate");
+            }
+        }
         if adopt(app, peer, state, starting) {
             out.adopted.push(*peer);
         }

@@ -71,6 +71,8 @@ pub fn finish(app: &App, session: &Session, e: Option<&Error>, ctx: &mut Ctx) {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if code == 0 || code >= 500 {
                 p.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            } else if ctx.refusal.is_none() {
+                p.gate.observed.served((elapsed * 1e9) as u64);
             }
         }
     }

@@ -33,7 +33,7 @@ const LOAD_TAU_NS: f64 = 10e9;
 const PEAK_TAU_NS: f64 = 600e9;
 
 /// The last capacity measurement.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Estimate {
     pub capacity_rps: f64,
     /// Unix seconds.
@@ -87,6 +87,19 @@ pub fn standby_pools(snap: &Snapshot) -> Vec<usize> {
     (0..snap.pools.len())
         .filter(|&i| Some(snap.pools[i].tier()) == tier)
         .collect()
+}
+
+/// A standby pool's seed from the capacity estimate (Little's law: the concurrency it
+/// sustains is its capacity × its no-load latency), for `available` backends of the pool.
+/// None without a usable measurement.
+pub fn seed(e: &Estimate, available: usize) -> Option<crate::admission::limit::Seed> {
+    let &(_, _, p50_ms) = e.levels.first()?;
+    let per_backend = e.capacity_rps / e.backends.max(1) as f64;
+    let limit = per_backend * available as f64 * p50_ms / 1e3;
+    (limit.is_finite() && limit > 0.0 && p50_ms > 0.0).then_some(crate::admission::limit::Seed {
+        limit,
+        baseline_ns: p50_ms * 1e6,
+    })
 }
 
 impl Standby {
@@ -177,6 +190,18 @@ impl Standby {
 
     pub fn set_estimate(&self, e: Estimate) {
         *lock(&self.estimate) = Some(e);
+    }
+
+    /// Takes a peer's estimate when it is newer than this replica's own (a replica that
+    /// starts in a fleet needs no probe of its own to seed its limits).
+    pub fn adopt_estimate(&self, e: Estimate) -> bool {
+        let mut cur = lock(&self.estimate);
+        let newer = cur.as_ref().map_or(true, |c| e.measured_at > c.measured_at);
+        if newer && e.capacity_rps.is_finite() && e.capacity_rps > 0.0 {
+            *cur = Some(e);
+            return true;
+        }
+        false
     }
 
     pub fn estimate(&self) -> Option<Estimate> {

@@ -14,6 +14,13 @@ use std::time::Duration;
 /// The first probe runs this soon after start (or after `probe_interval` if shorter).
 const FIRST_PROBE: Duration = Duration::from_secs(3);
 
+/// The longest a ramp can take (levels 1, 2, 4, … up to the maximum concurrency, one
+/// `probe_level` each), plus one level of margin.
+fn longest_ramp(conf: &crate::config::StandbyConf) -> Duration {
+    let levels = 32 - conf.probe_max_concurrency.max(1).leading_zeros(); // 16 -> 1,2,4,8,16
+    conf.probe_level * (levels + 1)
+}
+
 /// Runs probes until the task is dropped. `current` gives the snapshot serving now; `slot`
 /// this replica's turn in its fleet (None: alone, so the first probe runs soon after start).
 pub async fn run_probes(
@@ -21,8 +28,15 @@ pub async fn run_probes(
     current: impl Fn() -> Arc<Snapshot>,
     slot: impl Fn() -> Option<(usize, usize)>,
 ) {
-    let every = current().config.standby.probe_interval;
+    let conf = current().config.standby.clone();
+    let every = conf.probe_interval;
     let mut wait = match slot() {
+        // A fleet without a measurement yet (all started together): slot i ramps after the
+        // ramps of slots 0..i, so the first estimate is there within seconds, not at a turn
+        // minutes away. Otherwise wait for the turn (a peer's estimate is adopted meanwhile).
+        Some((i, _)) if standby.estimate().is_none() => {
+            FIRST_PROBE.min(every) + longest_ramp(&conf) * i as u32
+        }
         Some(turn) => crate::slot::until_turn(unix_now_ns(), every, turn),
         None => FIRST_PROBE.min(every),
     };

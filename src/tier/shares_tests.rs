@@ -262,8 +262,8 @@ fn a_tier_that_refuses_much_of_its_traffic_is_degraded() {
     );
     let mut now = 0;
     for _ in 0..10 {
-        (0..30).for_each(|_| pools[1].gate.count(true));
-        (0..70).for_each(|_| pools[1].gate.count(false));
+        (0..30).for_each(|_| pools[1].gate.count(crate::config::Priority::Normal, true));
+        (0..70).for_each(|_| pools[1].gate.count(crate::config::Priority::Normal, false));
         pools[1].gate.tick(&Default::default(), &conf);
         now += 100 * MS;
         pools[1].replan(now, None);
