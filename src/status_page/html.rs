@@ -19,6 +19,7 @@ header{padding-top:1.5rem}\
 h1{font-size:1.6rem;margin:.2rem 0 1rem}\
 h2{font-size:1.15rem;margin:1.5rem 0 .5rem}\
 section{background:#fff;border-radius:10px;padding:1rem 1.2rem;margin-bottom:1rem;box-shadow:0 2px 12px rgba(0,0,0,.06)}\
+section>h2:first-child{margin-top:0}\
 #mode{border-left:8px solid;padding:.2rem 0 .2rem .9rem}\
 .normal #mode{border-color:#1f8a4c}.reduced #mode{border-color:#c98a00}.maintenance #mode{border-color:#c0392b}\
 .headline{font-size:1.35rem;font-weight:700;margin:0}\
