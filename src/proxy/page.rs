@@ -19,6 +19,9 @@ use pingora::proxy::Session;
 /// The header that tells the application the service is not in its normal state.
 pub const MODE_HEADER: &str = "Firebreak-Mode";
 
+/// Prepared for the lookup on every normal answer: a `&str` name is parsed on each lookup.
+static MODE_NAME: http::HeaderName = http::HeaderName::from_static("firebreak-mode");
+
 /// The mode of this request: as the route step read it, else now.
 pub fn mode_of(app: &App, ctx: &Ctx) -> Mode {
     ctx.mode
@@ -30,7 +33,7 @@ pub fn mode_header(resp: &mut ResponseHeader, mode: Mode) -> Result<()> {
     match mode.header() {
         Some(v) => resp.insert_header(MODE_HEADER, v)?,
         None => {
-            resp.remove_header(MODE_HEADER);
+            resp.remove_header(&MODE_NAME);
         }
     }
     Ok(())
@@ -92,6 +95,7 @@ pub async fn serve(app: &App, session: &mut Session, ctx: &mut Ctx, form: Form) 
                 maintenance: &maintenance,
                 plan: &plan,
                 drill: app.standby.drill_share() > 0.0,
+                failback_pending: app.failback.pending(),
                 notes: &notes,
                 now: unix_now(),
             })

@@ -172,6 +172,7 @@ fn public(mode: Mode, plan: &TierPlan, m: &Maintenance, notes: &[Note]) -> Publi
         maintenance: m,
         plan,
         drill: false,
+        failback_pending: false,
         notes,
         now: 1_783_000_100,
     })
@@ -281,4 +282,30 @@ fn durations_for_people() {
     assert_eq!(html::human_duration(30), "30 seconds");
     assert_eq!(html::human_duration(120), "about 2 minutes");
     assert_eq!(html::human_duration(3 * 3600), "about 3 hours");
+}
+
+#[test]
+fn a_failback_that_waits_is_said_while_on_the_standby() {
+    let on_standby = plan((0.0, Up), (1.0, Up));
+    let held = TierPlan {
+        primary_held: true,
+        ..on_standby
+    };
+    let m = maintenance(false, 0);
+    let p = Public::build(&Source {
+        conf: &conf(),
+        routes: &[],
+        mode: Mode::Reduced,
+        since: 1,
+        maintenance: &m,
+        plan: &held,
+        drill: false,
+        failback_pending: true,
+        notes: &[],
+        now: 2,
+    });
+    assert!(p.failback_pending);
+    assert!(p.summary.contains("main servers are back"), "{}", p.summary);
+    let json: serde_json::Value = serde_json::from_str(&p.to_json()).unwrap();
+    assert_eq!(json["failback_pending"], true);
 }

@@ -25,6 +25,8 @@ pub struct Source<'a> {
     pub plan: &'a TierPlan,
     /// A drill is running.
     pub drill: bool,
+    /// The primary is healthy again and traffic waits for failback.
+    pub failback_pending: bool,
     pub notes: &'a [Note],
     /// Unix time now.
     pub now: u64,
@@ -52,6 +54,8 @@ pub struct Public {
     pub retry_after: Option<u64>,
     /// Features switched off while a standby carries traffic.
     pub features_off: Vec<String>,
+    /// The main servers are back; traffic moves back once they are confirmed.
+    pub failback_pending: bool,
     /// Newest first.
     pub notes: Vec<PublicNote>,
     pub updated: u64,
@@ -73,6 +77,13 @@ impl Public {
             Mode::Normal => (
                 "Running normally",
                 format!("{service} is running normally."),
+            ),
+            Mode::Reduced if on_standby && s.failback_pending => (
+                "Reduced capacity",
+                format!(
+                    "{service} is running on its backup servers. Its main servers are back and \
+                     being checked; it moves back to them shortly."
+                ),
             ),
             Mode::Reduced if on_standby => (
                 "Reduced capacity",
@@ -129,6 +140,7 @@ impl Public {
             message: maintenance.then(|| m.message.clone()),
             retry_after: maintenance.then(|| m.retry_after.as_secs().max(1)),
             features_off,
+            failback_pending: s.mode == Mode::Reduced && on_standby && s.failback_pending,
             notes,
             updated: s.now,
             path: s.conf.path.clone(),
@@ -152,6 +164,7 @@ impl Public {
             "message": self.message,
             "retry_after_seconds": self.retry_after,
             "features_off": self.features_off,
+            "failback_pending": self.failback_pending,
             "notes": notes,
             "updated_at": self.updated,
             "updated_utc": utc(self.updated).iso,
