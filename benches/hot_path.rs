@@ -57,6 +57,7 @@ fn routes(c: &mut Criterion) {
         priority,
         on_standby: OnStandby::Serve,
         shadow: 0.0,
+        title: None,
     };
     let table = RouteTable::new(&[
         conf("login", "/login", Priority::Critical),

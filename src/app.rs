@@ -52,6 +52,8 @@ pub struct App {
     pub clock: Arc<crate::stamp::Clock>,
     /// Drains, failback releases and notes, as the fleet shares them.
     pub ledger: crate::ledger::Ledger,
+    /// The public status page: its mode, since when, its last rendering, its rate cap.
+    pub status_page: crate::status_page::Board,
     /// A random name for this process, so that it knows itself among its fleet's addresses.
     pub replica_id: String,
     /// The fleet as the last exchange saw it.
@@ -71,6 +73,7 @@ impl App {
         Arc::new(App {
             maintenance: MaintenanceState::new(&config.maintenance, clock.clone()),
             ledger: crate::ledger::Ledger::new(clock.clone()),
+            status_page: Default::default(),
             fleet_seen: std::sync::Mutex::new(FleetSeen {
                 ids: vec![replica_id.clone()],
                 ..FleetSeen::default()
@@ -154,6 +157,10 @@ impl App {
         self.metrics
             .failback_pending
             .set(i64::from(self.failback.pending()));
+        let drill = self.standby.drill_share() > 0.0;
+        let maintenance = self.maintenance.get().enabled;
+        let unix = crate::clock::unix_now();
+        (self.status_page).tick(maintenance, &snap.tiers(), drill, now, unix);
     }
 
     /// Tells every pool's limiter this replica's share of the fleet, and the standby pools

@@ -56,6 +56,7 @@ pub mod server;
 pub mod slot;
 pub mod stamp;
 pub mod standby;
+pub mod status_page;
 pub mod telemetry;
 #[cfg(test)]
 mod testkit;

@@ -7,7 +7,8 @@
 //! it), so replicas of a fleet can agree on the newest without trusting their clocks: the
 //! counter decides, the time and the origin only break ties (a Lamport clock).
 //! The page is the operator's template (placeholders `{{title}}`, `{{message}}`, `{{reason}}`,
-//! `{{retry_after}}`, `{{request_id}}`, `{{status}}`) or the built-in page below.
+//! `{{retry_after}}`, `{{request_id}}`, `{{status}}`, `{{status_link}}`) or the built-in page
+//! below.
 
 use crate::config::MaintenanceConf;
 use crate::stamp::Clock;
@@ -140,7 +141,9 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-const BUILT_IN: &str = r#"<!doctype html>
+/// The built-in maintenance page (`{{status_link}}` becomes a link to the status page, when
+/// there is one).
+pub const BUILT_IN_PAGE: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{title}}</title>
@@ -153,6 +156,7 @@ h1{font-size:1.4rem;margin:0 0 1rem} p{line-height:1.5} small{color:#6b7785}
 <h1>{{title}}</h1>
 <p>{{message}}</p>
 <p><small>Please try again in {{retry_after}} seconds. This page will not lose anything you have saved.</small></p>
+{{status_link}}
 <p><small>Status {{status}} · {{reason}} · request {{request_id}}</small></p>
 </main></body></html>
 "#;
@@ -169,12 +173,13 @@ pub fn render_page(
     status: u16,
 ) -> String {
     template
-        .unwrap_or(BUILT_IN)
+        .unwrap_or(BUILT_IN_PAGE)
         .replace("{{title}}", &escape_html(title))
         .replace("{{reason}}", &escape_html(reason))
         .replace("{{retry_after}}", &escape_html(retry_after))
         .replace("{{request_id}}", &escape_html(request_id))
         .replace("{{status}}", &status.to_string())
+        .replace("{{status_link}}", "")
         .replace("{{message}}", message_html)
 }
 

@@ -4,7 +4,7 @@
 //! goes through [`render`], in the form the client asked for: an HTML page for browsers, JSON
 //! for API clients, chosen by `Accept` (JSON when in doubt). No answer ever names a backend.
 
-use crate::maintenance::{escape_html, render_page};
+use crate::maintenance::{escape_html, render_page, BUILT_IN_PAGE};
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -231,12 +231,26 @@ pub fn render(
     request_id: &str,
     page: Option<&str>,
 ) -> Answer {
+    render_linked(refusal, accept, request_id, page, None)
+}
+
+/// [`render`], linking a maintenance or shedding answer to the public status page at
+/// `status_page` (its path): `{{status_link}}` in the page, `status_page` in the JSON.
+pub fn render_linked(
+    refusal: &Refusal,
+    accept: Option<&str>,
+    request_id: &str,
+    page: Option<&str>,
+    status_page: Option<&str>,
+) -> Answer {
+    let linked = matches!(refusal, Refusal::Maintenance { .. } | Refusal::Shed { .. });
+    let status_page = status_page.filter(|_| linked);
     let status = refusal.status();
     let message = refusal.message();
     let retry = refusal.retry_after().map(|d| d.as_secs().max(1));
     let (ctype, body) = match negotiate(accept) {
         Format::Json => {
-            let v = serde_json::json!({
+            let mut v = serde_json::json!({
                 "error": refusal.kind(),
                 "status": status,
                 "reason": refusal.reason(),
@@ -244,6 +258,9 @@ pub fn render(
                 "retry_after_seconds": retry,
                 "request_id": request_id,
             });
+            if let Some(p) = status_page {
+                v["status_page"] = p.into();
+            }
             ("application/json", v.to_string())
         }
         Format::Html => {
@@ -253,8 +270,15 @@ pub fn render(
                 _ => "fireTMS",
             };
             let retry_text = retry.map(|s| s.to_string()).unwrap_or_default();
+            let link = status_page.map_or(String::new(), |p| {
+                let href = escape_html(p);
+                format!("<p><a href=\"{href}\">Current status and updates</a></p>")
+            });
+            let template = page
+                .unwrap_or(BUILT_IN_PAGE)
+                .replace("{{status_link}}", &link);
             let html = render_page(
-                page,
+                Some(&template),
                 title,
                 &escape_html(&message),
                 refusal.reason(),

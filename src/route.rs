@@ -72,7 +72,8 @@ impl RouteTable {
     }
 }
 
-fn strip_port(host: &str) -> &str {
+/// `host` without its port (IPv6 literals keep their brackets).
+pub fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         // [v6] or [v6]:port: keep the brackets, as route hosts are written with them.
         return match host.find(']') {
@@ -98,6 +99,7 @@ mod tests {
             priority: Priority::Normal,
             on_standby: OnStandby::Serve,
             shadow: 0.0,
+            title: None,
         }
     }
 

@@ -43,8 +43,24 @@ pub struct Config {
     pub failback: Option<FailbackConf>,
     /// The other replicas (table `[fleet]`); None: this replica stands alone.
     pub fleet: Option<FleetConf>,
+    /// The public status page (table `[status_page]`); None: not served.
+    pub status_page: Option<StatusPageConf>,
     /// Non-fatal remarks (e.g. admin on a public address without a token).
     pub warnings: Vec<ConfigError>,
+}
+
+/// The public status page, served by firebreak itself on every public listener.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusPageConf {
+    /// Starts with '/', is not "/" and does not end with '/'; `PATH.json` is the JSON form.
+    pub path: String,
+    /// Lower-cased, without port: every path of this host is the page. None = no such host.
+    pub host: Option<String>,
+    /// The service's name on the page.
+    pub title: String,
+    /// Page requests per second this process answers with the page (a burst of as many is
+    /// allowed); above it, `429` with `Retry-After`.
+    pub max_rps: u32,
 }
 
 /// The replicas of a fleet: where their admin APIs are.
@@ -250,6 +266,16 @@ pub struct RouteConf {
     pub on_standby: OnStandby,
     /// Fraction in [0, 1] of idempotent requests mirrored to the standby.
     pub shadow: f64,
+    /// The feature's name for customers (None: the route's name), shown on the status page
+    /// when the route is switched off.
+    pub title: Option<String>,
+}
+
+impl RouteConf {
+    /// What customers call this route's feature.
+    pub fn public_name(&self) -> &str {
+        self.title.as_deref().unwrap_or(&self.name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -95,6 +95,16 @@ pub(super) struct RawConfig {
     pub affinity: Option<RawAffinity>,
     pub failback: Option<RawFailback>,
     pub fleet: Option<RawFleet>,
+    pub status_page: Option<S<RawStatusPage>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStatusPage {
+    pub path: Option<S<String>>,
+    pub host: Option<S<String>>,
+    pub title: Option<S<String>>,
+    pub max_rps: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -230,6 +240,8 @@ pub(super) struct RawRoute {
     /// `"serve"` or `"refuse"`.
     pub on_standby: Option<S<String>>,
     pub shadow: Option<S<f64>>,
+    /// The feature's name for customers (the public status page).
+    pub title: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,7 +5,7 @@
 //! `firebreak check` run lists everything to fix. Suspicious-but-valid settings become warnings.
 //! This file holds the entry point and the shared checking context ([`Checker`]); the tables are
 //! checked in `validate/sections.rs` (small tables), `validate/pools.rs`, `validate/routes.rs`,
-//! `validate/admission.rs` and `validate/standby.rs`.
+//! `validate/admission.rs`, `validate/standby.rs` and `validate/status_page.rs`.
 
 mod admission;
 #[cfg(test)]
@@ -22,6 +22,7 @@ mod sessions;
 mod standby;
 #[cfg(test)]
 mod standby_tests;
+mod status_page;
 mod upstream;
 
 use super::raw::{RawConfig, Scalar, S};
@@ -74,6 +75,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
     let affinity = sessions::affinity(&mut cx, raw.affinity.as_ref());
     let failback = sessions::failback(&mut cx, raw.failback.as_ref());
     let fleet = sessions::fleet(&mut cx, raw.fleet.as_ref());
+    let status_page = status_page::status_page(&mut cx, raw.status_page.as_ref(), &routes);
 
     let Checker {
         mut errors,
@@ -103,6 +105,7 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Config, Conf
         affinity,
         failback,
         fleet,
+        status_page,
         warnings,
     })
 }

@@ -3,7 +3,8 @@
 //! Starts three simulated fireTMS origins in-process (a fast two-backend primary and a small,
 //! slow standby: 2 workers × 60 ms), then the real proxy with `conf/demo.toml` on
 //! 127.0.0.1:8080 (admin on 127.0.0.1:9901), prints what to try, and reads commands from stdin
-//! (`kill primary`, `start primary`, `kill standby`, …) to break things live.
+//! (`kill primary`, `start primary`, `kill standby`, `note TEXT`, …) to break things live and
+//! watch the customers' status page (`/_status` on the proxy) follow.
 
 mod origin;
 
@@ -26,7 +27,8 @@ fn origins() -> Vec<Arc<DemoOrigin>> {
 }
 
 const HELP: &str = "\
-firebreak demo: proxy on http://127.0.0.1:8080, status page on http://127.0.0.1:9901/
+firebreak demo: proxy on http://127.0.0.1:8080, operators' page on http://127.0.0.1:9901/
+Customers' status page: http://127.0.0.1:8080/_status (JSON: /_status.json)
 
 Try, in another terminal:
   curl -s localhost:8080/orders/42                  # served by the primary (3:1 over two backends)
@@ -40,6 +42,7 @@ Type here to break things:
   kill primary | start primary | kill standby | start standby
   slow primary (500 ms per request) | fast primary | state | help | quit
   failback   (after `start primary`, traffic stays on the standby until you say so)
+  note TEXT  (posts TEXT to the customers' status page; `note clear` removes every note)
 ";
 
 fn command(line: &str, origins: &[Arc<DemoOrigin>], rt: &tokio::runtime::Handle) -> bool {
@@ -76,6 +79,11 @@ fn command(line: &str, origins: &[Arc<DemoOrigin>], rt: &tokio::runtime::Handle)
                 Err(e) => println!("failback: {e}"),
             }
         }
+        ["note", "clear"] => post_note(r#"{"clear": true}"#),
+        ["note", ..] => {
+            let text = line.trim_start().strip_prefix("note").unwrap_or("").trim();
+            post_note(&serde_json::json!({ "text": text }).to_string());
+        }
         ["help"] => print!("{HELP}"),
         ["quit"] | ["exit"] => std::process::exit(0),
         [] => return true,
@@ -90,7 +98,23 @@ fn command(line: &str, origins: &[Arc<DemoOrigin>], rt: &tokio::runtime::Handle)
             o.served()
         );
     }
+    let proxy = SocketAddr::from(([127, 0, 0, 1], 8080));
+    if let Ok((200, page)) = crate::operator::call(proxy, "GET", "/_status.json", None, "") {
+        let (mode, since) = (&page["mode"], &page["since_utc"]);
+        println!("  status page: {mode} since {since} (modes follow health checks within ~1 s)");
+    }
     true
+}
+
+/// Posts a status note (`POST /note`) to the demo's admin API and says what happened.
+fn post_note(body: &str) {
+    let admin = SocketAddr::from(([127, 0, 0, 1], 9901));
+    let token = std::env::var("FIREBREAK_ADMIN_TOKEN").ok();
+    match crate::operator::call(admin, "POST", "/note", token.as_deref(), body) {
+        Ok((200, _)) => println!("note: on http://127.0.0.1:8080/_status"),
+        Ok((_, answer)) => println!("note: {}", answer["message"]),
+        Err(e) => println!("note: {e}"),
+    }
 }
 
 /// Runs the demo until Ctrl-C.

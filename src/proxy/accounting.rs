@@ -42,7 +42,8 @@ pub fn finish(app: &App, session: &Session, e: Option<&Error>, ctx: &mut Ctx) {
         ctx.pool
     };
     let pool = counted_pool.map_or("none", |_| ctx.pool_name());
-    if let Some(snap) = &ctx.snap {
+    // The page has no route index: its own label, never the unrouted requests' handles.
+    if let (Some(snap), false) = (&ctx.snap, ctx.page) {
         let key = Key {
             route: ctx.route.map(|(i, _)| i),
             route_name: route,
@@ -84,6 +85,16 @@ pub fn finish(app: &App, session: &Session, e: Option<&Error>, ctx: &mut Ctx) {
     };
     if let Some(reason) = shed_reason {
         app.metrics.shed.with_label_values(&[route, reason]).inc();
+    }
+    if let Some(Refusal::Shed { reason, .. } | Refusal::Maintenance { reason, .. }) = &ctx.refusal {
+        use crate::respond::Reason as R;
+        let capacity = matches!(
+            reason,
+            R::ProxyOverloaded | R::ClientFairShare | R::Overloaded | R::QueueTimeout
+        );
+        if capacity {
+            app.status_page.record_shed(ctx.start_ns);
+        }
     }
     let req = session.req_header();
     tracing::info!(

@@ -42,11 +42,18 @@ pub struct Ctx {
     pub body_bytes: u64,
     /// Whether the body was read ahead (and counted) by the body step, or is streamed.
     pub body: super::body::BodyMode,
+    /// The public mode as the route step saw it (`Firebreak-Mode`).
+    pub mode: Option<crate::status_page::Mode>,
+    /// The request was for the public status page.
+    pub page: bool,
     pub _guard: Option<RequestGuard>,
 }
 
 impl Ctx {
     pub fn route_name(&self) -> &str {
+        if self.page {
+            return "status_page";
+        }
         self.route_conf().map(|r| r.name.as_str()).unwrap_or("none")
     }
 

@@ -1,7 +1,7 @@
 //! The only `ProxyHttp` implementation. Each Pingora phase delegates to one step of the
 //! request path, and reads top to bottom:
 //!
-//! route ([`request`]: checks, route, maintenance, placement's draw) → body ([`body`]: a small
+//! route ([`request`]: checks, the status page ([`page`]), route, maintenance, placement's draw) → body ([`body`]: a small
 //! body read whole before a backend is involved) → admission ([`admit`])
 //! → upstream ([`upstream`]: placement's attempt order, the backend pick) → failures and
 //! retries ([`failure`]) → accounting ([`accounting`], in `logging`).
@@ -15,6 +15,7 @@ mod body;
 mod ctx;
 mod failure;
 mod hygiene;
+mod page;
 mod refuse;
 mod request;
 mod upstream;
@@ -83,11 +84,17 @@ impl ProxyHttp for Proxy {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         let admitted = match request::route(&self.app, session, ctx) {
-            Ok(routed) => match body::buffer(session, ctx, &routed.snap.config.limits).await {
-                Ok(()) => admit::admit(&self.app, session, ctx, routed).await,
-                Err(body::Stop::Refuse(refusal)) => Err(refusal),
-                Err(body::Stop::Gone(e)) => return Err(e),
-            },
+            Ok(request::Step::Page(form)) => {
+                Box::pin(page::serve(&self.app, session, ctx, form)).await?;
+                return Ok(true);
+            }
+            Ok(request::Step::Proxy(routed)) => {
+                match body::buffer(session, ctx, &routed.snap.config.limits).await {
+                    Ok(()) => admit::admit(&self.app, session, ctx, routed).await,
+                    Err(body::Stop::Refuse(refusal)) => Err(refusal),
+                    Err(body::Stop::Gone(e)) => return Err(e),
+                }
+            }
             Err(refusal) => Err(refusal),
         };
         match admitted {
@@ -144,7 +151,7 @@ impl ProxyHttp for Proxy {
         ctx: &mut Ctx,
     ) -> Result<()> {
         resp.insert_header("X-Request-Id", ctx.request_id.header())?;
-        Ok(())
+        page::mode_header(resp, page::mode_of(&self.app, ctx))
     }
 
     fn fail_to_connect(

@@ -9,7 +9,7 @@
 use super::Ctx;
 use crate::app::App;
 use crate::reload::Snapshot;
-use crate::respond::{render, Reason, Refusal};
+use crate::respond::{render_linked, Reason, Refusal};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::proxy::Session;
@@ -57,7 +57,9 @@ pub fn refusal(app: &App, snap: &Snapshot, reason: Reason) -> Refusal {
 }
 
 /// Writes a refusal in the client's negotiated form and records it in the context.
-/// Maintenance and shedding answers use the operator's page template when there is one.
+/// Maintenance and shedding answers use the operator's page template when there is one, and
+/// link to the status page when one is configured; every answer carries `Firebreak-Mode`
+/// while the mode is not normal.
 pub async fn send(app: &App, session: &mut Session, ctx: &mut Ctx, refusal: Refusal) -> Result<()> {
     let maintenance = app.maintenance.get();
     let template = match &refusal {
@@ -70,11 +72,20 @@ pub async fn send(app: &App, session: &mut Session, ctx: &mut Ctx, refusal: Refu
         .headers
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok());
-    let ans = render(&refusal, accept, ctx.request_id.as_str(), template);
-    let mut h = ResponseHeader::build(ans.status, Some(ans.headers.len()))?;
+    let snap = ctx.snap.as_ref();
+    let status_page = snap.and_then(|s| s.config.status_page.as_ref().map(|c| c.path.as_str()));
+    let ans = render_linked(
+        &refusal,
+        accept,
+        ctx.request_id.as_str(),
+        template,
+        status_page,
+    );
+    let mut h = ResponseHeader::build(ans.status, Some(ans.headers.len() + 1))?;
     for (k, v) in &ans.headers {
         h.insert_header(*k, v.as_str())?;
     }
+    super::page::mode_header(&mut h, super::page::mode_of(app, ctx))?;
     if refusal.closes_connection() {
         session.set_keepalive(None);
     }

@@ -1,7 +1,8 @@
 //! The route step: identity, hygiene checks, limits, routing, maintenance, the draw.
 //!
 //! Everything that can refuse a request before admission happens here, in the
-//! order of the request path: bad input → route → maintenance → the pool placement draws.
+//! order of the request path: bad input → the status page → route → maintenance → the pool
+//! placement draws.
 
 use super::{hygiene, refuse, Ctx};
 use crate::app::App;
@@ -25,8 +26,17 @@ pub struct Routed {
     pub pool: usize,
 }
 
-/// The request-phase checks, routing, maintenance and the draw. `Err` means answer it now.
-pub fn route(app: &App, session: &mut Session, ctx: &mut Ctx) -> Result<Routed, Refusal> {
+/// Where the route step sends a request it does not refuse.
+pub enum Step {
+    /// To a backend, through admission.
+    Proxy(Routed),
+    /// To the public status page, answered by firebreak itself.
+    Page(crate::status_page::Form),
+}
+
+/// The request-phase checks, the status page, routing, maintenance and the draw. `Err` means
+/// answer it now.
+pub fn route(app: &App, session: &mut Session, ctx: &mut Ctx) -> Result<Step, Refusal> {
     let req = session.req_header();
     ctx.request_id = RequestId::from_client(req);
     let snap = app.store.load();
@@ -36,6 +46,8 @@ pub fn route(app: &App, session: &mut Session, ctx: &mut Ctx) -> Result<Routed, 
         crate::identity::resolve(a.ip(), lines, &snap.config.clients.trusted_proxies)
     });
     ctx.snap = Some(snap.clone());
+    let maintenance_on = app.maintenance.get().enabled;
+    ctx.mode = Some(app.status_page.mode(maintenance_on));
     // The request began when its context was made, a moment ago: one clock read serves both.
     app.retry_budget.on_request(ctx.start_ns);
 
@@ -54,13 +66,17 @@ pub fn route(app: &App, session: &mut Session, ctx: &mut Ctx) -> Result<Routed, 
         .get(HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri.authority().map(|a| a.as_str()));
+    let page = snap.config.status_page.as_ref();
+    if let Some(form) = page.and_then(|c| crate::status_page::wanted(c, host, req.uri.path())) {
+        return Ok(Step::Page(form));
+    }
     let Some(route) = snap.routes.find(host, req.uri.path()) else {
         return Err(Refusal::NoRoute);
     };
     ctx.route = Some((route.index, route.priority));
     let (index, priority) = (route.index, route.priority);
 
-    if app.maintenance.get().enabled {
+    if maintenance_on {
         return Err(refuse::refusal(app, &snap, Reason::Maintenance));
     }
     let client = ctx.identity.as_ref().map(|id| id.client);
@@ -80,12 +96,12 @@ pub fn route(app: &App, session: &mut Session, ctx: &mut Ctx) -> Result<Routed, 
     };
     let pool = drawn.map_err(|reason| refuse::refusal(app, &snap, reason))?;
     ctx.first_pool = Some(pool);
-    Ok(Routed {
+    Ok(Step::Proxy(Routed {
         snap,
         route: index,
         priority,
         pool,
-    })
+    }))
 }
 
 /// Counts request body bytes; past the limit the request fails with 413.

@@ -2,9 +2,9 @@
 //!
 //! It runs the real `firebreak` binary (`proxy`), real HTTP origins on loopback sockets
 //! (`origin`, async on a harness-owned tokio runtime; `pyorigin` where a separate process is
-//! needed), a raw blocking client (`client`), config text (`conf`), load (`load`), TLS (`tls`)
-//! and the external tools some tests drive (`tools`), so tests stay plain synchronous `#[test]`
-//! functions and assert only what a user could observe.
+//! needed), a raw blocking client (`client`), config text (`conf`), load (`load`), TLS (`tls`),
+//! the external tools some tests drive (`tools`) and the status page's setup (`status`), so
+//! tests stay plain synchronous `#[test]` functions and assert only what a user could observe.
 //!
 //! Each test file declares it as `pub mod support;`. Every test file is its own crate and uses
 //! a different part of the kit; `pub` makes the kit that crate's exported API, so rustc checks
@@ -19,6 +19,7 @@ pub mod load;
 pub mod origin;
 pub mod proxy;
 pub mod pyorigin;
+pub mod status;
 pub mod tls;
 pub mod tls_origin;
 pub mod tools;

@@ -183,6 +183,7 @@ fn spec_example_parses_to_expected_values() {
         priority,
         on_standby,
         shadow,
+        title: None,
     };
     let expected = vec![
         route("login", "/login", Priority::Critical, OnStandby::Serve, 0.0),

@@ -1,4 +1,5 @@
-//! Validation of `[[route]]` tables: names, host and path matching, priority and standby policy.
+//! Validation of `[[route]]` tables: names, host and path matching, priority, standby policy and
+//! the feature's public title.
 //!
 //! Routes are matched by longest `path_prefix` (host must match if given), so nested prefixes
 //! are fine but two routes with the same (host, prefix) would be ambiguous: that is an error.
@@ -124,6 +125,10 @@ fn route(cx: &mut Checker, r: &RawRoute, span: Range<usize>, tiers: usize) -> Op
         &[("serve", OnStandby::Serve), ("refuse", OnStandby::Refuse)],
     );
     let shadow = cx.fraction(r.shadow.as_ref(), "route.shadow", 0.0);
+    let title = match &r.title {
+        None => Some(None),
+        Some(t) => public_text(cx, t, "route.title", 80).map(Some),
+    };
     if let (Some(s), Some(v)) = (shadow, &r.shadow) {
         if s > 0.0 && tiers < 2 {
             let msg = "route.shadow has no effect: every pool is in the same tier, so there is \
@@ -138,11 +143,34 @@ fn route(cx: &mut Checker, r: &RawRoute, span: Range<usize>, tiers: usize) -> Op
         priority: priority?,
         on_standby: on_standby?,
         shadow: shadow?,
+        title: title?,
     })
 }
 
+/// Text shown to customers: not blank, one line, at most `max` characters (trimmed).
+pub(super) fn public_text(
+    cx: &mut Checker,
+    v: &S<String>,
+    key: &str,
+    max: usize,
+) -> Option<String> {
+    let text = v.get_ref().trim();
+    let chars = text.chars().count();
+    let why = if text.is_empty() {
+        "must not be empty".to_string()
+    } else if text.chars().any(char::is_control) {
+        "must be one line of text".to_string()
+    } else if chars > max {
+        format!("is at most {max} characters, not {chars}")
+    } else {
+        return Some(text.to_string());
+    };
+    cx.error(v.span(), format!("{key} {why}"));
+    None
+}
+
 /// Lower-cases a host name or IP literal; rejects ports, schemes, paths and wildcards.
-fn normalize_host(host: &str) -> Result<String, String> {
+pub(super) fn normalize_host(host: &str) -> Result<String, String> {
     if host.is_empty() {
         return Err("must not be empty (leave host out to match any host)".into());
     }
