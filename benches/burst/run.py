@@ -94,8 +94,17 @@ def main():
                  "max %.1fx" % (max(served) / SERVICE_MS) if served else "-", SERVICE_MS))
         print("  refused %d: latency p50 %s p99 %s max %s ms" % (
             len(refused), pct(refused, 0.5), pct(refused, 0.99), pct(refused, 1.0)))
+        reasons = {}
+        for r in results:
+            if r[0] in (429, 503):
+                try:
+                    why = json.loads(r[2]).get("reason", "?")
+                except ValueError:
+                    why = "?"
+                reasons[why] = reasons.get(why, 0) + 1
+        print("  refusal reasons: %s" % (", ".join("%s %d" % kv for kv in sorted(reasons.items())) or "-"))
         print("  other %d%s" % (len(other), (": " + repr(other[:3])) if other else ""))
-        ok = served and max(served) <= 5 * SERVICE_MS
+        ok = bool(served) and max(served) <= 5 * SERVICE_MS
         print("goal (no admitted request over 5x %d ms): %s" % (SERVICE_MS, "ok" if ok else "MISSED"))
     finally:
         try:

@@ -20,10 +20,11 @@
 //!   limit by 10 % and contributes no latency: fast failures never raise the limit.
 //! * Small windows (< 16 samples) are pooled until they say something.
 //! * **A band, not a line** (TCP Vegas' alpha/beta): a busy pool grows only while its p50
-//!   is within [`ROOM`] × baseline (+ half the slack); between that and `tolerance` it drifts
-//!   down slowly. A growth that at once shows queueing is undone and not tried again for
-//!   [`HOLD_WINDOWS`]. A small backend then settles at its worker count instead of at the
-//!   edge of congestion (at 2 workers `+√L` is a whole extra request queued in each).
+//!   is within [`ROOM`] × baseline (+ half the slack); between that and `tolerance` it holds,
+//!   or drifts down slowly while it sheds. A growth after which the tail (p90) rises is undone
+//!   and not tried again for [`HOLD_WINDOWS`]. An overloaded small backend then settles at its
+//!   worker count instead of at the edge of congestion (at 2 workers `+√L` is a whole extra
+//!   request queued in each).
 //! * **Held after queueing**: the `2L` burst allowance of a clean pool (see
 //!   [`super::gate`]) returns only after [`HOLD_WINDOWS`] windows in a row near the baseline;
 //!   until then a pool that has just shown queueing is held to `L` with the class shares, so
@@ -45,9 +46,13 @@ pub const SLACK_NS: f64 = 5e6;
 const STUCK_WINDOWS: u32 = 5;
 /// Below this multiple of the baseline (plus half the slack) a busy pool has room to grow.
 pub const ROOM: f64 = 1.1;
-/// Per evaluated window, a busy pool whose latency is in the band (above the room to grow,
-/// below congestion) gives back this factor of its limit.
+/// Per evaluated window, a shedding pool whose latency is in the band (above the room to
+/// grow, below congestion) gives back this factor of its limit.
 const BAND_DECAY: f64 = 0.95;
+/// A growth after which the p90 latency rose by more than this factor is undone.
+const GROWTH_COST: f64 = 1.2;
+/// The smallest growth step, as a share of `√L`.
+const MIN_STEP: f64 = 0.125;
 /// Clean windows in a row before a pool that showed queueing gets its `2L` allowance back.
 pub const HOLD_WINDOWS: u32 = 20;
 
@@ -159,10 +164,13 @@ pub struct GradientLimit {
     pending: Drained,
     pending_peak: u32,
     at_min: u32,
-    /// The limit before the last window's growth (None: it did not grow).
-    grown_from: Option<f64>,
+    /// The limit and p90 latency before the last window's growth (None: it did not grow).
+    grown_from: Option<(f64, f64)>,
     /// Evaluated windows to wait before growing again after a growth was undone.
     no_grow: u32,
+    /// The next growth's size as a share of `√L`: halved by each undone growth (so the
+    /// limit can land between two integers), back to 1 after one that held.
+    step: f64,
 }
 
 impl GradientLimit {
@@ -181,6 +189,7 @@ impl GradientLimit {
             at_min: 0,
             grown_from: None,
             no_grow: 0,
+            step: 1.0,
         }
     }
 
@@ -237,7 +246,11 @@ impl GradientLimit {
         }
         let window = std::mem::take(&mut self.pending);
         let peak = std::mem::take(&mut self.pending_peak) as f64;
-        let (Some(p10), Some(p50)) = (window.quantile(0.1), window.quantile(0.5)) else {
+        let (Some(p10), Some(p50), Some(p90)) = (
+            window.quantile(0.1),
+            window.quantile(0.5),
+            window.quantile(0.9),
+        ) else {
             return false;
         };
         self.last_p50_ns = Some(p50);
@@ -259,12 +272,22 @@ impl GradientLimit {
         let gradient = ((conf.tolerance * base + SLACK_NS) / p50).clamp(0.5, 1.0);
         self.congested = gradient < 1.0;
         let room = p50 <= ROOM * base + SLACK_NS / 2.0;
-        self.clean_run = if !room {
+        self.clean_run = if self.congested {
             0
         } else {
             self.clean_run.saturating_add(1)
         };
         let grown = self.grown_from.take();
+        // The last growth only added queueing: the tail rose at once.
+        let queued_more =
+            grown.is_some_and(|(_, before)| p90 > GROWTH_COST * before + SLACK_NS / 4.0);
+        if grown.is_some() {
+            self.step = if queued_more || self.congested {
+                (self.step / 2.0).max(MIN_STEP)
+            } else {
+                1.0
+            };
+        }
         self.no_grow = self.no_grow.saturating_sub(1);
         let next = match (self.mode, self.congested, app_limited) {
             (_, true, _) => {
@@ -272,31 +295,37 @@ impl GradientLimit {
                 if grown.is_some() {
                     self.no_grow = HOLD_WINDOWS; // the growth caused it: not again soon
                 }
-                (self.limit * gradient).min(grown.unwrap_or(f64::INFINITY))
+                (self.limit * gradient).min(grown.map_or(f64::INFINITY, |g| g.0))
             }
             (_, false, true) => self.limit,
             (Mode::SlowStart, false, false) => self.limit * 2.0,
-            // Grow only while latency is close to the baseline (a Vegas-style band: between
-            // `ROOM` and `tolerance` the limit holds).
-            (Mode::Gradient, false, false) if room && self.no_grow == 0 => {
-                self.grown_from = Some(self.limit);
-                self.limit + self.limit.sqrt()
-            }
-            // The last growth only added queueing (latency left the band at once): undo it
-            // and try again later. At 2 workers `+√L` is a whole request queued in the
-            // backend, doubling the wait of everything admitted.
-            (Mode::Gradient, false, false) if !room && grown.is_some() => {
+            // The last growth only added queueing: undo it and try again later. At 2 workers
+            // `+√L` is a whole request queued in the backend, doubling the wait of everything
+            // admitted, while p50 may not show it.
+            (Mode::Gradient, false, false) if queued_more => {
                 self.no_grow = HOLD_WINDOWS;
-                grown.unwrap_or(self.limit)
+                grown.map_or(self.limit, |g| g.0)
             }
-            (Mode::Gradient, false, false) if room => self.limit, // growth paused
-            // Above the band's floor while pushed: drift down towards it (Vegas' linear
-            // decrease), so the pool does not settle with a request queued per worker.
+            // Grow only while latency is close to the baseline (a Vegas-style band).
+            (Mode::Gradient, false, false) if room && self.no_grow == 0 => {
+                self.grown_from = Some((self.limit, p90));
+                self.limit + self.step * self.limit.sqrt()
+            }
+            // In the band: hold, unless the pool is shedding; then drift down towards the
+            // band's floor (Vegas' linear decrease), so an overloaded pool does not settle
+            // with a request queued per worker. Without shedding nothing is lost by holding,
+            // and a backend whose latencies are naturally spread never shrinks by it.
+            (Mode::Gradient, false, false) if room || !self.shedding => self.limit,
             (Mode::Gradient, false, false) => self.limit * BAND_DECAY,
         };
         self.limit = next.clamp(floor, conf.max);
-        // `L·g + √L` only approaches the floor, so "stuck" means within one request of it.
-        self.at_min = if !room && self.limit < floor + 1.0 {
+        // `L·g + √L` only approaches the floor, so "stuck" means within one request of it;
+        // a seeded pool is stuck too when even the measured concurrency shows queueing.
+        let at_seed = self
+            .hint
+            .seed
+            .is_some_and(|s| self.limit <= s.limit * self.hint.share + 0.5);
+        self.at_min = if !room && (self.limit < floor + 1.0 || at_seed) {
             self.at_min + 1
         } else {
             0

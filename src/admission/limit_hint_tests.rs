@@ -151,7 +151,7 @@ fn without_an_estimate_the_generic_cold_start_still_holds() {
 }
 
 #[test]
-fn a_busy_pool_in_the_band_drifts_down_and_an_idle_one_holds() {
+fn a_shedding_pool_in_the_band_drifts_down_and_others_hold() {
     // Baseline 20 ms; p50 30 ms is above the room to grow (24.5 ms), below congestion (35 ms).
     let mut g = GradientLimit::new(&crate::admission::sim::conf());
     let window = |ms: u64, peak: u32| {
@@ -171,13 +171,21 @@ fn a_busy_pool_in_the_band_drifts_down_and_an_idle_one_holds() {
     for _ in 0..10 {
         g.update(&window(30, 100), &conf);
     }
+    assert_eq!(
+        g.limit, start,
+        "busy in the band but refusing nothing: it holds"
+    );
+    g.shedding = true;
+    for _ in 0..10 {
+        g.update(&window(30, 100), &conf);
+    }
     assert!(
         !g.congested,
         "30 ms on a 20 ms baseline is the band, not congestion"
     );
     assert!(
         g.limit < start * 0.7,
-        "busy in the band: {} from {start}",
+        "shedding in the band: {} from {start}",
         g.limit
     );
     let idle = g.limit;
