@@ -178,7 +178,7 @@ impl App {
                 .filter(|_| standby.contains(&i))
                 .and_then(|e| {
                     let up = pool.backends.iter().filter(|b| b.is_available(now)).count();
-                    crate::standby::seed(e, up)
+                    crate::standby::estimate::seed(e, up)
                 });
             pool.gate.set_hint(crate::admission::limit::Hint {
                 share: 1.0 / replicas as f64,

@@ -8,6 +8,9 @@
 //! `tolerance` is `admission.latency_tolerance`, the factor by which the adaptive limiter lets
 //! latency exceed its baseline before it calls a pool congested: the estimate and the limiter
 //! agree on where "sustainable" ends.
+//!
+//! The same law run backwards gives the admission limiter its starting point ([`seed`]):
+//! the concurrency a pool sustains is its capacity × its no-load latency.
 
 /// One ramp level's measurement.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,6 +58,19 @@ pub fn capacity(levels: &[Level], tolerance: f64) -> Option<f64> {
     (est > 0.0).then_some(est)
 }
 
+/// A standby pool's seed from the capacity estimate (Little's law: the concurrency it
+/// sustains is its capacity × its no-load latency), for `available` backends of the pool.
+/// None without a usable measurement.
+pub fn seed(e: &super::Estimate, available: usize) -> Option<crate::admission::limit::Seed> {
+    let &(_, _, p50_ms) = e.levels.first()?;
+    let per_backend = e.capacity_rps / e.backends.max(1) as f64;
+    let limit = per_backend * available as f64 * p50_ms / 1e3;
+    (limit.is_finite() && limit > 0.0 && p50_ms > 0.0).then_some(crate::admission::limit::Seed {
+        limit,
+        baseline_ns: p50_ms * 1e6,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +110,29 @@ mod tests {
             levels.len() <= 3,
             "the ramp went on past the knee: {levels:?}"
         );
+    }
+
+    #[test]
+    fn the_seed_is_littles_law_on_the_measurement_per_available_backend() {
+        let e = super::super::Estimate {
+            capacity_rps: 200.0, // two backends of 2 workers x 20 ms
+            measured_at: 1,
+            backends: 2,
+            levels: vec![(1, 50.0, 20.0), (2, 100.0, 20.0), (4, 100.0, 40.0)],
+        };
+        let s = seed(&e, 2).unwrap();
+        assert!((s.limit - 4.0).abs() < 1e-9, "{s:?}");
+        assert_eq!(s.baseline_ns, 20e6);
+        assert!(
+            (seed(&e, 1).unwrap().limit - 2.0).abs() < 1e-9,
+            "one backend left"
+        );
+        assert_eq!(seed(&e, 0), None, "no backend available: no seed");
+        let empty = super::super::Estimate {
+            levels: vec![],
+            ..e
+        };
+        assert_eq!(seed(&empty, 2), None);
     }
 
     #[test]

@@ -89,19 +89,6 @@ pub fn standby_pools(snap: &Snapshot) -> Vec<usize> {
         .collect()
 }
 
-/// A standby pool's seed from the capacity estimate (Little's law: the concurrency it
-/// sustains is its capacity × its no-load latency), for `available` backends of the pool.
-/// None without a usable measurement.
-pub fn seed(e: &Estimate, available: usize) -> Option<crate::admission::limit::Seed> {
-    let &(_, _, p50_ms) = e.levels.first()?;
-    let per_backend = e.capacity_rps / e.backends.max(1) as f64;
-    let limit = per_backend * available as f64 * p50_ms / 1e3;
-    (limit.is_finite() && limit > 0.0 && p50_ms > 0.0).then_some(crate::admission::limit::Seed {
-        limit,
-        baseline_ns: p50_ms * 1e6,
-    })
-}
-
 impl Standby {
     /// Mirrors a live request with probability `fraction`, within the caps. Never blocks.
     pub fn maybe_shadow(
