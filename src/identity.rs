@@ -112,7 +112,8 @@ pub fn resolve<'a>(peer: IpAddr, xff: impl Iterator<Item = &'a str>, trusted: &[
     if !forwarded_for.is_empty() {
         forwarded_for.push_str(", ");
     }
-    forwarded_for.push_str(&peer.to_string());
+    // Formatted into the buffer: no second allocation on the request path.
+    let _ = std::fmt::Write::write_fmt(&mut forwarded_for, format_args!("{peer}"));
     Identity {
         client,
         forwarded_for,
