@@ -14,48 +14,20 @@
 pub mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
+use support::chromium;
 use support::conf::two_tier;
-use support::proxy::scratch_dir;
-use support::tools::{artifacts_dir, require, Spawned, CHROMIUM};
+use support::tools::{require, CHROMIUM};
 use support::{get, wait_until, Behaviour, Origin, Proxy};
 
-/// Wall-clock limit for one Chromium run (it normally takes 1-2 s).
-const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// Runs headless Chromium once on `url` with `extra` flags and a fresh profile; returns stdout.
-fn chromium(bin: &Path, url: &str, extra: &[String]) -> String {
-    let dir = scratch_dir("firebreak-chromium");
-    let mut cmd = Command::new(bin);
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        "--virtual-time-budget=5000",
-    ])
-    .arg(format!("--user-data-dir={}", dir.join("profile").display()))
-    .args(extra)
-    .arg(url);
-    let mut run = Spawned::start("chromium", cmd, &dir);
-    let status = run.wait(CHROMIUM_TIMEOUT);
-    let (out, err) = (run.stdout_text(), run.stderr_text());
-    assert!(status.success(), "chromium failed ({status}):\n{err}");
-    drop(run);
-    let _ = std::fs::remove_dir_all(&dir);
-    out
-}
+/// Virtual time the admin page gets to fetch `/status` and render it.
+const BUDGET_MS: u32 = 5000;
+/// The admin page is checked at desktop size.
+const SIZE: (u32, u32) = (1280, 900);
 
 /// The rendered DOM of `url`, also saved as `target/test-artifacts/<name>.html`.
 fn dump_dom(bin: &Path, url: &str, name: &str) -> String {
-    let dom = chromium(bin, url, &["--dump-dom".into()]);
-    std::fs::write(artifacts_dir().join(format!("{name}.html")), &dom).unwrap();
+    let dom = chromium::dom(bin, url, SIZE, BUDGET_MS, name);
     // Only the markup the script produced; the script's own source holds the same tag strings.
     let rendered = dom.split("<script").next().unwrap_or_default().to_string();
     assert!(
@@ -65,34 +37,10 @@ fn dump_dom(bin: &Path, url: &str, name: &str) -> String {
     rendered
 }
 
-/// A `target/test-artifacts/<name>.png` screenshot of `url` at 1280x900; checks it is a real PNG.
+/// A `target/test-artifacts/<name>.png` screenshot of `url` at 1280x900; rendered tables and
+/// text are far more than a blank page's few KB.
 fn screenshot(bin: &Path, url: &str, name: &str) {
-    let png = artifacts_dir().join(format!("{name}.png"));
-    let _ = std::fs::remove_file(&png);
-    let flags = [
-        format!("--screenshot={}", png.display()),
-        "--window-size=1280,900".into(),
-        "--hide-scrollbars".into(),
-    ];
-    chromium(bin, url, &flags);
-    let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("no screenshot {png:?}: {e}"));
-    assert!(
-        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
-        "{png:?} is not a PNG"
-    );
-    let dims = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
-    assert_eq!(
-        (dims(16), dims(20)),
-        (1280, 900),
-        "{png:?} has the wrong size"
-    );
-    // A blank 1280x900 page compresses to a few KB; rendered tables and text are far more.
-    assert!(
-        bytes.len() > 15_000,
-        "{png:?} is only {} bytes",
-        bytes.len()
-    );
-    eprintln!("screenshot: {} ({} bytes)", png.display(), bytes.len());
+    chromium::screenshot(bin, url, SIZE, BUDGET_MS, name, 15_000);
 }
 
 /// The `<td>` texts (tags stripped) of every `<tr>` in `html` whose opening tag contains `tr_attr`.

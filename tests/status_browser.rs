@@ -11,71 +11,27 @@
 pub mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
+use support::chromium;
 use support::conf::{two_tier, TOKEN};
-use support::proxy::scratch_dir;
-use support::tools::{artifacts_dir, require, Spawned, CHROMIUM};
+use support::tools::{require, CHROMIUM};
 use support::{get, wait_until, Behaviour, Origin, Proxy};
 
 const PHONE: (u32, u32) = (390, 844);
 const DESKTOP: (u32, u32) = (1280, 900);
 
-/// Runs headless Chromium once on `url` at `size` with `extra` flags; returns stdout.
-fn chromium(bin: &Path, url: &str, size: (u32, u32), extra: &[String]) -> String {
-    let dir = scratch_dir("firebreak-chromium");
-    let mut cmd = Command::new(bin);
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        "--virtual-time-budget=2000",
-    ])
-    .arg(format!("--window-size={},{}", size.0, size.1))
-    .arg(format!("--user-data-dir={}", dir.join("profile").display()))
-    .args(extra)
-    .arg(url);
-    let mut run = Spawned::start("chromium", cmd, &dir);
-    let status = run.wait(Duration::from_secs(90));
-    let (out, err) = (run.stdout_text(), run.stderr_text());
-    assert!(status.success(), "chromium failed ({status}):\n{err}");
-    drop(run);
-    let _ = std::fs::remove_dir_all(&dir);
-    out
-}
+/// Virtual time the page gets (it has no scripts; it only renders).
+const BUDGET_MS: u32 = 2000;
 
 /// The DOM as Chromium built it, saved next to the screenshots.
 fn dom(bin: &Path, url: &str, size: (u32, u32), name: &str) -> String {
-    let dom = chromium(bin, url, size, &["--dump-dom".into()]);
-    std::fs::write(artifacts_dir().join(format!("{name}.html")), &dom).unwrap();
-    dom
+    chromium::dom(bin, url, size, BUDGET_MS, name)
 }
 
-/// A PNG of the page at `size` in `target/test-artifacts/<name>.png`; checks it is one.
+/// A PNG of the page at `size` in `target/test-artifacts/<name>.png`; the page's boxes and
+/// text are far more than a blank page's few KB.
 fn screenshot(bin: &Path, url: &str, size: (u32, u32), name: &str) {
-    let png = artifacts_dir().join(format!("{name}.png"));
-    let _ = std::fs::remove_file(&png);
-    chromium(bin, url, size, &[format!("--screenshot={}", png.display())]);
-    let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("no screenshot {png:?}: {e}"));
-    assert!(
-        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
-        "{png:?} is not a PNG"
-    );
-    let dim = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
-    assert_eq!((dim(16), dim(20)), size, "{png:?} has the wrong size");
-    // A blank page compresses to a few KB; the page's boxes and text are far more.
-    assert!(
-        bytes.len() > 10_000,
-        "{png:?} is only {} bytes",
-        bytes.len()
-    );
-    eprintln!("screenshot: {} ({} bytes)", png.display(), bytes.len());
+    chromium::screenshot(bin, url, size, BUDGET_MS, name, 10_000);
 }
 
 /// The text inside the element that starts at `open` (up to its `close`).

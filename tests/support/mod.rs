@@ -13,6 +13,7 @@
 //! that no test calls is found by building the tests with `mod support;` in every file: it is
 //! the `dead_code` warning that all the test binaries share.
 
+pub mod chromium;
 pub mod client;
 pub mod conf;
 pub mod load;

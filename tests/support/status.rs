@@ -70,3 +70,15 @@ pub fn assert_page(r: &Resp, mode: &str) {
     let header = (mode != "normal").then_some(mode);
     assert_eq!(r.header("firebreak-mode"), header, "{:?}", r.headers);
 }
+
+/// No request whose line contains one of `paths` ever reached `origins`: the page and its
+/// refusals are firebreak's own answers.
+pub fn never_proxied(origins: &[&Origin], paths: &[&str]) {
+    for o in origins {
+        let seen = o.requests();
+        assert!(
+            seen.iter().all(|r| paths.iter().all(|p| !r.contains(p))),
+            "{seen:?}"
+        );
+    }
+}
