@@ -36,7 +36,8 @@ pub fn class_share(p: Priority) -> f64 {
     }
 }
 
-fn lane(p: Priority) -> usize {
+/// The lane (and counter) index of a priority: critical 0, normal 1, bulk 2.
+pub(super) fn lane(p: Priority) -> usize {
     match p {
         Priority::Critical => 0,
         Priority::Normal => 1,
@@ -65,9 +66,6 @@ pub struct Gate {
     short_ns: AtomicU64,
     peak: AtomicU32,
     drops: AtomicU64,
-    /// Requests admitted and refused by this gate in the current window.
-    admitted: AtomicU64,
-    refused: AtomicU64,
     /// Smoothed fraction of requests refused (f64 bits): the pool is shedding above
     /// [`SHEDDING`].
     refused_share: AtomicU64,
@@ -89,8 +87,6 @@ impl Gate {
             short_ns: AtomicU64::new(crate::clock::ns(short_wait(None))),
             peak: AtomicU32::new(0),
             drops: AtomicU64::new(0),
-            admitted: AtomicU64::new(0),
-            refused: AtomicU64::new(0),
             refused_share: AtomicU64::new(0f64.to_bits()),
             queued: AtomicU32::new(0),
             lanes: Mutex::new(Default::default()),
@@ -247,11 +243,6 @@ impl Gate {
     /// [`Gate::observed`]).
     pub fn count(&self, p: Priority, admitted: bool) {
         self.observed.decided(p, admitted);
-        if admitted {
-            self.admitted.fetch_add(1, Relaxed);
-        } else {
-            self.refused.fetch_add(1, Relaxed);
-        }
     }
 
     /// The pool refuses a noticeable share of its requests (smoothed over about a second).
@@ -273,14 +264,10 @@ impl Gate {
         };
         // A window without requests refuses nothing: a pool that shed once does not read
         // as shedding for ever.
-        let (ok, no) = (
-            self.admitted.swap(0, Relaxed),
-            self.refused.swap(0, Relaxed),
-        );
+        let (ok, no) = self.observed.tick();
         let old = f64::from_bits(self.refused_share.load(Relaxed));
         let new = super::limit::smooth_refused(old, ok, no);
         self.refused_share.store(new.to_bits(), Relaxed);
-        self.observed.tick();
         let mut ctrl = lock(&self.ctrl);
         ctrl.shedding = new > SHEDDING;
         ctrl.update(&stats, conf);
@@ -292,9 +279,10 @@ impl Gate {
         self.short_ns.store(crate::clock::ns(short), Relaxed);
         // Waiters of a standing queue older than the short wait are refused now (dropping
         // their sender wakes them with a refusal).
-        let stale = lock(&self.lanes).shed_stale(crate::clock::now_ns(), short);
-        self.queued.fetch_sub(stale.len() as u32, AcqRel);
-        drop(stale);
+        if self.queued() > 0 {
+            let stale = lock(&self.lanes).shed_stale(crate::clock::now_ns(), short);
+            self.queued.fetch_sub(stale.len() as u32, AcqRel);
+        }
         self.pump();
     }
 }

@@ -25,10 +25,10 @@
 //!   and not tried again for [`HOLD_WINDOWS`]. An overloaded small backend then settles at its
 //!   worker count instead of at the edge of congestion (at 2 workers `+√L` is a whole extra
 //!   request queued in each).
-//! * **Held after queueing**: the `2L` burst allowance of a clean pool (see
-//!   [`super::gate`]) returns only after [`HOLD_WINDOWS`] windows in a row near the baseline;
-//!   until then a pool that has just shown queueing is held to `L` with the class shares, so
-//!   one clean window cannot double the queue inside a small backend.
+//! * **Held**: the `2L` burst allowance of a clean pool (see [`super::gate`]) returns only
+//!   after [`HOLD_WINDOWS`] evaluated windows without congestion, and never while the pool
+//!   sheds; until then the pool is held to `L` with the class shares, so one clean window
+//!   cannot double the queue inside a small backend.
 //! * **Hints** from outside ([`Hint`]): a pool's share of a fleet (`1 / replicas`: each of N
 //!   replicas admits its share of what the backend sustains, and the floor shrinks with it),
 //!   and a **seed** from the standby's measured capacity ([`Seed`], Little's law: sustainable

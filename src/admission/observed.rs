@@ -1,7 +1,8 @@
 //! What a gate's pool looks like to its customers, for the operator's first glance during an
 //! incident (`/status`, the admin page): the end-to-end latency of the requests it admitted
 //! (p50/p99 over the last [`HORIZON`] windows, gate wait included) and the share of each
-//! priority it refused over about a second. Read-only for admission: nothing decides on it.
+//! priority it refused over about a second (smoothed as the gate's own share,
+//! [`super::limit::smooth_refused`]). Read-only for admission: nothing decides on it.
 
 use crate::config::Priority;
 use crate::latency::{Drained, LatencyWindow};
@@ -12,8 +13,6 @@ use std::sync::Mutex;
 
 /// Planning windows (100 ms each) the latency quantiles cover: ten seconds.
 pub const HORIZON: usize = 100;
-/// Weight of one window in the smoothed refused share per priority: about a second.
-const WEIGHT: f64 = 0.1;
 
 #[derive(Debug, Default)]
 pub struct Observed {
@@ -24,14 +23,6 @@ pub struct Observed {
     refused: [AtomicU64; 3],
     /// Smoothed refused share per priority (f64 bits).
     shed: [AtomicU64; 3],
-}
-
-fn lane(p: Priority) -> usize {
-    match p {
-        Priority::Critical => 0,
-        Priority::Normal => 1,
-        Priority::Bulk => 2,
-    }
 }
 
 /// A snapshot for `/status`.
@@ -58,30 +49,29 @@ impl Observed {
         } else {
             &self.refused
         };
-        c[lane(p)].fetch_add(1, Relaxed);
+        c[super::gate::lane(p)].fetch_add(1, Relaxed);
     }
 
-    /// Ends a planning window.
-    pub fn tick(&self) {
+    /// Ends a planning window; returns its admitted and refused decisions, all priorities.
+    pub fn tick(&self) -> (u64, u64) {
         let mut recent = lock(&self.recent);
         if recent.len() >= HORIZON {
             recent.pop_front();
         }
         recent.push_back(self.current.drain());
         drop(recent);
+        let mut total = (0, 0);
         for i in 0..3 {
             let (ok, no) = (
                 self.admitted[i].swap(0, Relaxed),
                 self.refused[i].swap(0, Relaxed),
             );
+            total = (total.0 + ok, total.1 + no);
             let old = f64::from_bits(self.shed[i].load(Relaxed));
-            // A window without requests of this priority says nothing about it.
-            let new = match ok + no {
-                0 => old * (1.0 - WEIGHT),
-                n => old + (no as f64 / n as f64 - old) * WEIGHT,
-            };
+            let new = super::limit::smooth_refused(old, ok, no);
             self.shed[i].store(new.to_bits(), Relaxed);
         }
+        total
     }
 
     pub fn seen(&self) -> Seen {

@@ -6,8 +6,10 @@
 //! first, up to [`WAIT_MS`], or the short wait while the lane stands); bulk is refused at
 //! once. Test-only.
 
+use super::gate::class_share;
 use super::lanes::{short_wait, Lanes};
 use super::limit::{cap, smooth_refused, GradientLimit, Hint, LimiterConf, WindowStats, SHEDDING};
+use crate::config::Priority;
 use crate::latency::LatencyWindow;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -76,7 +78,7 @@ impl Replica {
 
     /// A request of class `c` fits under this replica's cap now.
     fn fits(&self, c: usize) -> bool {
-        let share = [1.0, 0.9, 0.7][c];
+        let share = class_share([Priority::Critical, Priority::Normal, Priority::Bulk][c]);
         self.inflight
             < cap(
                 self.ctrl.limit,
